@@ -1,0 +1,181 @@
+"""The API base: the one scoped viewset, the one error shape, pagination.
+
+Every viewset under /api/v1/ inherits :class:`ScopedViewSetMixin` (a test walks the router to
+make sure). Its queryset is ``visible_to(user)``; an id outside it is a 404 exactly like a missing
+one, and the attempt is written to the audit log.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model, QuerySet
+from django.http import Http404
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.viewsets import GenericViewSet
+
+from screening.core.audit import Action, audit_record, audit_students
+from screening.core.errors import DomainError
+
+
+def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    if isinstance(detail, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            out.update(_flatten(value, name))
+        return out
+    if isinstance(detail, list):
+        if all(not isinstance(v, (dict, list)) for v in detail):
+            return {prefix or "non_field_errors": [str(v) for v in detail]}
+        out = {}
+        for index, value in enumerate(detail):
+            out.update(_flatten(value, f"{prefix}[{index}]"))
+        return out
+    return {prefix or "non_field_errors": [str(detail)]}
+
+
+def error_body(code: str, message: Any, fields: dict[str, list[Any]] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": str(message), "fields": {k: [str(m) for m in v] for k, v in (fields or {}).items()}}}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Every refusal in one shape: ``{"error": {"code", "message", "fields"}}``."""
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    if isinstance(exc, Http404):
+        return Response(error_body("not_found", _("Not found.")), status=404)
+    if isinstance(exc, DjangoPermissionDenied):
+        return Response(error_body("forbidden", _("You are not allowed to do this.")), status=403)
+    if isinstance(exc, exceptions.ValidationError):
+        return Response(
+            error_body("invalid", _("Some fields are not valid."), _flatten(exc.detail)), status=400
+        )
+    response = drf_exception_handler(exc, context)
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return response
+    codes = exc.get_codes()
+    code = codes if isinstance(codes, str) else exc.default_code
+    response.data = error_body(code, exc.detail if isinstance(exc.detail, str) else exc.default_detail)
+    return response
+
+
+class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """The error shape, for the schema."""
+
+    class Inner(serializers.Serializer):  # type: ignore[type-arg]
+        code = serializers.CharField()
+        message = serializers.CharField()
+        fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+    error = Inner()
+
+
+def student_of(obj: Model) -> Any:
+    """The student a row is about, or None."""
+    if obj._meta.label == "directory.Student":
+        return obj
+    return getattr(obj, "student", None)
+
+
+class ScopedViewSetMixin:
+    """The one base for API viewsets: queryset scoped by the access policy, reads audited.
+
+    ``audit_reads`` says whether rows are identifiable student data (each read is logged per student).
+    """
+
+    queryset: ClassVar[QuerySet[Any]]
+    audit_reads: ClassVar[bool] = False
+    request: Request
+    kwargs: dict[str, Any]
+    lookup_field: str
+    lookup_url_kwarg: str | None
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return self.queryset.all().visible_to(self.request.user)  # type: ignore[attr-defined]
+
+    def get_object(self) -> Any:
+        try:
+            return super().get_object()  # type: ignore[misc]
+        except Http404:
+            self._audit_refused()
+            raise
+
+    def _audit_refused(self) -> None:
+        """Out of scope looks like missing to the caller; the log still records the attempt."""
+        value = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+        try:
+            obj = self.queryset.model._base_manager.filter(**{self.lookup_field: value}).first()
+        except (ValueError, TypeError, DjangoValidationError):
+            return
+        if obj is None:
+            return
+        student = student_of(obj)
+        audit_record(
+            actor=self.request.user,
+            action=Action.DENIED,
+            object_type=obj._meta.label,
+            object_id=obj.pk,
+            student_public_id=student.public_id if student else "",
+            school_id=getattr(obj, "school_id", None),
+        )
+
+    def audit_read(self, rows: list[Any], action: str) -> None:
+        if self.audit_reads:
+            students = [s for s in (student_of(r) for r in rows) if s is not None]
+            audit_students(actor=self.request.user, action=action, students=students)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
+        page = self.paginate_queryset(queryset)  # type: ignore[attr-defined]
+        rows = list(page if page is not None else queryset)
+        self.audit_read(rows, Action.LIST)
+        data = self.get_serializer(rows, many=True).data  # type: ignore[attr-defined]
+        return self.get_paginated_response(data) if page is not None else Response(data)  # type: ignore[attr-defined]
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        instance = self.get_object()
+        self.audit_read([instance], Action.READ)
+        return Response(self.get_serializer(instance).data)  # type: ignore[attr-defined]
+
+
+class ScopedViewSet(ScopedViewSetMixin, GenericViewSet):  # type: ignore[type-arg]
+    """Scoped base; add the DRF mixins (ListModelMixin…) for the actions an endpoint offers."""
+
+
+class ScopedRelatedField(serializers.PrimaryKeyRelatedField):  # type: ignore[type-arg]
+    """A related id that must be visible to the requesting user; otherwise "does not exist"."""
+
+    def get_queryset(self) -> QuerySet[Any]:
+        request = self.context.get("request")
+        queryset = super().get_queryset()
+        return queryset.visible_to(request.user if request else None)  # type: ignore[attr-defined]
+
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            return super().to_internal_value(data)
+        except exceptions.ValidationError:
+            self._audit_refused(data)
+            raise
+
+    def _audit_refused(self, data: Any) -> None:
+        request = self.context.get("request")
+        try:
+            obj = super().get_queryset().model._base_manager.filter(pk=data).first()
+        except (ValueError, TypeError, DjangoValidationError):
+            return
+        if obj is None or request is None:
+            return
+        student = student_of(obj)
+        audit_record(
+            actor=request.user, action=Action.DENIED, object_type=obj._meta.label, object_id=obj.pk,
+            student_public_id=student.public_id if student else "", school_id=getattr(obj, "school_id", None),
+        )

@@ -1,0 +1,36 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from screening.core import api as core_api
+from screening.directory import api as directory_api
+
+router = DefaultRouter()
+router.register("regions", directory_api.RegionViewSet, basename="region")
+router.register("schools", directory_api.SchoolViewSet, basename="school")
+router.register("hospitals", directory_api.HospitalViewSet, basename="hospital")
+router.register("classes", directory_api.SchoolClassViewSet, basename="class")
+router.register("students", directory_api.StudentViewSet, basename="student")
+router.register("memberships", directory_api.MembershipViewSet, basename="membership")
+router.register("roster-imports", directory_api.RosterImportViewSet, basename="roster-import")
+router.register("audit-events", core_api.AuditEventViewSet, basename="audit-event")
+
+api_v1 = [
+    path("auth/token/", core_api.TokenView.as_view(), name="auth-token"),
+    path("auth/logout/", core_api.LogoutView.as_view(), name="auth-logout"),
+    path("me/", core_api.MeView.as_view(), name="me"),
+    *router.urls,
+]
+
+urlpatterns = [
+    path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("screening.web.urls")),
+]
+
+handler404 = "screening.web.views.not_found"
+handler500 = "screening.web.views.server_error"

@@ -1,0 +1,1 @@
+"""Access policy, audit, errors and sign-in: the rules every other app stands on."""

@@ -1,0 +1,234 @@
+"""Who sees what: the one place (DESIGN.md §1). Deny by default.
+
+Every model that holds or reveals student data has ``objects.visible_to(user)``, which comes here.
+A rule takes the user's :class:`Principal` (their active roles, worked out once per request) and
+returns a ``Q`` over that model. A model without a rule, or a user without a handled role, sees
+nothing. Action rights ("may this user apply a roster") are DRF permission classes in
+:mod:`screening.core.permissions`; they never widen what is visible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+NOTHING = Q(pk__in=[])
+EVERYTHING = Q()
+
+SCHOOL_ADMIN = "school_admin"
+COUNSELLOR = "counsellor"
+HOSPITAL_LIAISON = "hospital_liaison"
+BUREAU_ANALYST = "bureau_analyst"
+STUDENT = "student"
+PLATFORM_ADMIN = "platform_admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """What one signed-in user is, today. Built from active memberships only."""
+
+    user_id: int | None = None
+    platform_admin: bool = False
+    student_id: int | None = None
+    student_school_id: int | None = None
+    student_class_id: int | None = None
+    admin_school_ids: frozenset[int] = frozenset()
+    # Counsellors covering a whole school, and class-limited counsellors' classes.
+    counsellor_school_ids: frozenset[int] = frozenset()
+    counsellor_class_ids: frozenset[int] = frozenset()
+    counsellor_class_school_ids: frozenset[int] = frozenset()
+    hospital_ids: frozenset[int] = frozenset()
+    region_paths: tuple[str, ...] = ()
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def staff_school_ids(self) -> frozenset[int]:
+        """Schools where this user works as admin or counsellor (whole or part)."""
+        return self.admin_school_ids | self.counsellor_school_ids | self.counsellor_class_school_ids
+
+    @property
+    def primary_role(self) -> str | None:
+        """The role whose home page the user lands on, the widest first."""
+        for role in (PLATFORM_ADMIN, SCHOOL_ADMIN, COUNSELLOR, HOSPITAL_LIAISON, BUREAU_ANALYST, STUDENT):
+            if role in self.roles:
+                return role
+        return None
+
+
+ANONYMOUS = Principal()
+
+
+def principal_of(user: Any) -> Principal:
+    """The user's principal, computed once and kept on the user object for this request."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return ANONYMOUS
+    cached = getattr(user, "_xinqiao_principal", None)
+    if cached is not None:
+        return cached
+    principal = _build_principal(user)
+    user._xinqiao_principal = principal
+    return principal
+
+
+def _build_principal(user: Any) -> Principal:
+    from screening.directory.models import Membership, Student
+
+    today = timezone.localdate()
+    admin: set[int] = set()
+    counsellor_schools: set[int] = set()
+    counsellor_classes: set[int] = set()
+    counsellor_class_schools: set[int] = set()
+    hospitals: set[int] = set()
+    paths: list[str] = []
+    roles: set[str] = set()
+    memberships = (
+        Membership.objects.filter(user=user, starts_on__lte=today)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today))
+        .select_related("region")
+        .prefetch_related("classes")
+    )
+    for m in memberships:
+        roles.add(m.role)
+        if m.role == SCHOOL_ADMIN:
+            admin.add(m.school_id)
+        elif m.role == COUNSELLOR:
+            class_ids = {c.pk for c in m.classes.all()}
+            if class_ids:
+                counsellor_classes |= class_ids
+                counsellor_class_schools.add(m.school_id)
+            else:
+                counsellor_schools.add(m.school_id)
+        elif m.role == HOSPITAL_LIAISON:
+            hospitals.add(m.hospital_id)
+        elif m.role == BUREAU_ANALYST:
+            paths.append(m.region.path)
+    student = Student.objects.filter(user=user, is_active=True).only("pk", "school_id", "school_class_id").first()
+    if student is not None:
+        roles.add(STUDENT)
+    if user.is_superuser:
+        roles.add(PLATFORM_ADMIN)
+    return Principal(
+        user_id=user.pk,
+        platform_admin=user.is_superuser,
+        student_id=student.pk if student else None,
+        student_school_id=student.school_id if student else None,
+        student_class_id=student.school_class_id if student else None,
+        admin_school_ids=frozenset(admin),
+        counsellor_school_ids=frozenset(counsellor_schools),
+        counsellor_class_ids=frozenset(counsellor_classes),
+        counsellor_class_school_ids=frozenset(counsellor_class_schools),
+        hospital_ids=frozenset(hospitals),
+        region_paths=tuple(paths),
+        roles=frozenset(roles),
+    )
+
+
+# --- the rules, one per model ------------------------------------------------------------------
+
+
+def _in_regions(p: Principal, path_field: str) -> Q:
+    q = NOTHING
+    for path in p.region_paths:
+        q |= Q(**{f"{path_field}__startswith": path})
+    return q
+
+
+def students_rule(p: Principal) -> Q:
+    """Students: school admins see their school; counsellors their school or their classes;
+    a student sees themself. Liaisons and analysts see no student record (they get referral
+    packets and aggregates instead)."""
+    q = NOTHING
+    if p.admin_school_ids or p.counsellor_school_ids:
+        q |= Q(school_id__in=p.admin_school_ids | p.counsellor_school_ids)
+    if p.counsellor_class_ids:
+        q |= Q(school_class_id__in=p.counsellor_class_ids)
+    if p.student_id is not None:
+        q |= Q(pk=p.student_id)
+    return q
+
+
+def classes_rule(p: Principal) -> Q:
+    """Classes: as students, by school or by class scope; a student sees their own class."""
+    q = NOTHING
+    if p.admin_school_ids or p.counsellor_school_ids:
+        q |= Q(school_id__in=p.admin_school_ids | p.counsellor_school_ids)
+    if p.counsellor_class_ids:
+        q |= Q(pk__in=p.counsellor_class_ids)
+    if p.student_class_id is not None:
+        q |= Q(pk=p.student_class_id)
+    return q
+
+
+def schools_rule(p: Principal) -> Q:
+    """Schools: staff see their own; analysts every school in their regions; a student their own."""
+    q = NOTHING
+    if p.staff_school_ids:
+        q |= Q(pk__in=p.staff_school_ids)
+    if p.student_school_id is not None:
+        q |= Q(pk=p.student_school_id)
+    return q | _in_regions(p, "region__path")
+
+
+def regions_rule(p: Principal) -> Q:
+    """Regions are public reference data for staff; students need none."""
+    return EVERYTHING if p.roles - {STUDENT} else NOTHING
+
+
+def hospitals_rule(p: Principal) -> Q:
+    """Hospitals are public reference data for staff (schools choose partners among them)."""
+    return EVERYTHING if p.roles - {STUDENT} else NOTHING
+
+
+def memberships_rule(p: Principal) -> Q:
+    """Staff memberships: one's own; a school admin sees their school's staff."""
+    if p.user_id is None:
+        return NOTHING
+    q = Q(user_id=p.user_id)
+    if p.admin_school_ids:
+        q |= Q(school_id__in=p.admin_school_ids)
+    return q
+
+
+def roster_imports_rule(p: Principal) -> Q:
+    """Roster imports hold names and contacts: only the school's admins see them."""
+    return Q(school_id__in=p.admin_school_ids) if p.admin_school_ids else NOTHING
+
+
+def audit_events_rule(p: Principal) -> Q:
+    """The audit log: a school admin reads their school's entries."""
+    return Q(school_id__in=p.admin_school_ids) if p.admin_school_ids else NOTHING
+
+
+RULES: dict[str, Callable[[Principal], Q]] = {
+    "directory.Student": students_rule,
+    "directory.SchoolClass": classes_rule,
+    "directory.School": schools_rule,
+    "directory.Region": regions_rule,
+    "directory.Hospital": hospitals_rule,
+    "directory.Membership": memberships_rule,
+    "directory.RosterImport": roster_imports_rule,
+    "core.AuditEvent": audit_events_rule,
+}
+
+Q_T = TypeVar("Q_T", bound=models.QuerySet)  # type: ignore[type-arg]
+
+
+def scope(queryset: Q_T, user: Any) -> Q_T:
+    """Filter ``queryset`` to what ``user`` may see. Platform admins see all (and are audited)."""
+    principal = principal_of(user)
+    if principal is ANONYMOUS or not principal.roles:
+        return queryset.none()
+    rule = RULES.get(queryset.model._meta.label)
+    if rule is None:
+        return queryset.none()
+    if principal.platform_admin:
+        return queryset
+    condition = rule(principal)
+    if condition is NOTHING:
+        return queryset.none()
+    return queryset.filter(condition)

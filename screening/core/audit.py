@@ -1,0 +1,73 @@
+"""Writing the audit log. Every read of identifiable student data and every change comes here.
+
+Entries hold ids (the student's public id, the object's id) and counts, never names, answers or
+scores. They are written in the caller's transaction, so a change and its audit entry land together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from screening.core import access
+from screening.core.context import client_ip
+from screening.core.models import AuditEvent
+
+Action = AuditEvent.Action
+
+
+def _actor_fields(actor: Any) -> dict[str, Any]:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return {"actor_id": None, "actor_username": "", "role": ""}
+    return {
+        "actor_id": actor.pk,
+        "actor_username": actor.get_username(),
+        "role": access.principal_of(actor).primary_role or "",
+    }
+
+
+def audit_record(
+    *,
+    actor: Any,
+    action: str,
+    object_type: str = "",
+    object_id: Any = "",
+    student_public_id: str = "",
+    school_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+    actor_username: str | None = None,
+) -> AuditEvent:
+    """Append one entry. ``actor_username`` overrides the name (failed sign-ins have no user)."""
+    fields = _actor_fields(actor)
+    if actor_username is not None:
+        fields["actor_username"] = actor_username[:150]
+    return AuditEvent.objects.create(
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id or ""),
+        student_public_id=student_public_id,
+        school_id=school_id,
+        ip=client_ip.get(),
+        detail=detail or {},
+        **fields,
+    )
+
+
+def audit_students(*, actor: Any, action: str, students: Iterable[Any], object_type: str = "student") -> int:
+    """One entry per student read (a list page writes one per row, in one query)."""
+    fields = _actor_fields(actor)
+    ip = client_ip.get()
+    rows = [
+        AuditEvent(
+            action=action,
+            object_type=object_type,
+            object_id=str(s.pk),
+            student_public_id=s.public_id,
+            school_id=s.school_id,
+            ip=ip,
+            **fields,
+        )
+        for s in students
+    ]
+    AuditEvent.objects.bulk_create(rows)
+    return len(rows)

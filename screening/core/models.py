@@ -1,0 +1,79 @@
+"""Users and the append-only audit log."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from screening.core.scoping import ScopedQuerySet
+
+
+class User(AbstractUser):
+    """A person who signs in. Staff roles come from memberships; a student's user links to a Student."""
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+
+class AppendOnlyError(RuntimeError):
+    pass
+
+
+class AuditQuerySet(ScopedQuerySet):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("The audit log is append-only.")
+
+    def delete(self) -> NoReturn:  # type: ignore[override]
+        raise AppendOnlyError("The audit log is append-only.")
+
+
+class AuditEvent(models.Model):
+    """One read or change of identifiable data, or a sign-in event. Never updated, never deleted.
+
+    The database enforces this too: triggers on SQLite and PostgreSQL refuse UPDATE and DELETE
+    (migration 0002). ``detail`` holds identifiers and counts only, never names, answers or scores.
+    """
+
+    class Action(models.TextChoices):
+        READ = "read", _("read")
+        LIST = "list", _("listed")
+        CREATE = "create", _("created")
+        UPDATE = "update", _("changed")
+        DELETE = "delete", _("deleted")
+        EXPORT = "export", _("exported")
+        DENIED = "denied", _("access refused")
+        LOGIN = "login", _("signed in")
+        LOGIN_FAILED = "login_failed", _("sign-in failed")
+        LOGOUT = "logout", _("signed out")
+
+    at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    # Plain ids, not foreign keys: deleting a user or school must never touch the log.
+    actor_id = models.BigIntegerField(_("actor id"), null=True, blank=True, db_index=True)
+    actor_username = models.CharField(_("actor"), max_length=150, blank=True)
+    role = models.CharField(_("role"), max_length=32, blank=True)
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices, db_index=True)
+    object_type = models.CharField(_("object type"), max_length=64, blank=True)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    student_public_id = models.CharField(_("student public id"), max_length=32, blank=True, db_index=True)
+    school_id = models.BigIntegerField(_("school id"), null=True, blank=True, db_index=True)
+    ip = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise AppendOnlyError("The audit log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("The audit log is append-only.")

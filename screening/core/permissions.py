@@ -1,0 +1,54 @@
+"""May this user take this action? DRF permission classes. They never widen what is visible:
+an object reaches ``has_object_permission`` only after the scoped queryset found it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+
+from screening.core.access import principal_of
+
+
+def school_of(obj: Any) -> int | None:
+    return getattr(obj, "school_id", None)
+
+
+class IsStaff(BasePermission):
+    """Any active staff role (or platform admin). Students use their own endpoints."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        p = principal_of(request.user)
+        return bool(p.roles - {"student"})
+
+
+class SchoolAdminWrites(BasePermission):
+    """Reads for whoever can see the object; changes only for that school's admins."""
+
+    message = _("Only the head of the school’s psychological centre may change this.")
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        p = principal_of(request.user)
+        if request.method in SAFE_METHODS:
+            return bool(p.roles)
+        return bool(p.admin_school_ids) or p.platform_admin
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        p = principal_of(request.user)
+        return p.platform_admin or school_of(obj) in p.admin_school_ids
+
+
+class IsSchoolAdmin(BasePermission):
+    """Only heads of a school's psychological centre (for their own school's objects)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        p = principal_of(request.user)
+        return bool(p.admin_school_ids) or p.platform_admin
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        p = principal_of(request.user)
+        return p.platform_admin or school_of(obj) in p.admin_school_ids

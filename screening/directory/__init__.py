@@ -1,0 +1,1 @@
+"""Regions, schools, classes, students, hospitals, staff memberships and the roster import."""

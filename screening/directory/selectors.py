@@ -1,0 +1,34 @@
+"""Reads in the directory that depend on who asks. Everything starts from ``visible_to(user)``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+
+from screening.directory.models import School, SchoolClass, Student
+
+
+def student_list(*, user: Any, school_class: int | None = None, q: str = "", active: bool | None = True) -> QuerySet[Student]:
+    """Students the user may see, optionally in one class or matching a name/number fragment."""
+    qs = Student.objects.visible_to(user).select_related("school", "school_class")
+    if school_class:
+        qs = qs.filter(school_class_id=school_class)
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(number__icontains=q) | Q(public_id__iexact=q))
+    if active is not None:
+        qs = qs.filter(is_active=active)
+    return qs
+
+
+def class_list(*, user: Any) -> QuerySet[SchoolClass]:
+    """Classes the user may see, with their active student counts."""
+    return (
+        SchoolClass.objects.visible_to(user)
+        .select_related("school")
+        .annotate(student_count=Count("students", filter=Q(students__is_active=True)))
+    )
+
+
+def school_list(*, user: Any) -> QuerySet[School]:
+    return School.objects.visible_to(user).select_related("region")

@@ -1,0 +1,1 @@
+"""Server-rendered pages for students, counsellors, school admins, liaisons and analysts."""
