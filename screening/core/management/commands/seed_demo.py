@@ -1,0 +1,37 @@
+"""``manage.py seed_demo``: build the demo city and print every demo login. Safe to run twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from screening.demo import directory
+
+
+class Command(BaseCommand):
+    help = "Load the made-up demo city (schools, ~600 students, staff, hospitals) and print the demo logins."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        result = directory.seed()
+        base = options["base_url"].rstrip("/")
+        w = self.stdout.write
+        w(self.style.SUCCESS(f"Demo data ready: {result['students']} students (all names invented)."))
+        for plan, record in result["imports"]:
+            s = record.summary
+            w(f"  roster {plan.code}: {s.get('rows', 0)} rows, {s.get('create', 0)} new, "
+              f"{s.get('update', 0)} changed, {s.get('unchanged', 0)} unchanged")
+        w("")
+        w(f"Staff sign-in: {base}/login/   password for every demo account: {directory.DEMO_PASSWORD}")
+        w(f"  {'admin':<22} platform admin ({base}/admin/)")
+        for username, _role, place, _classes, desc in result["staff"]:
+            w(f"  {username:<22} {desc}, {place}")
+        w("")
+        w(f"Student sign-in: {base}/student/login/   (school code / student number / access code)")
+        for student, code in result["samples"]:
+            minor = " (under 14)" if student.is_minor_under_14 else ""
+            w(f"  {student.school.code:<10} {student.number:<14} {code}   age {student.age}{minor}")
+        w(f"API docs: {base}/api/docs/")
