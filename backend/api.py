@@ -1,13 +1,13 @@
 """The API base: the one scoped viewset, the one error shape, pagination.
 
-Every viewset under /api/v1/ inherits :class:`ScopedViewSetMixin` (a test walks the router to
+Every viewset under /api/v1/ inherits :class:`ScopedViewSet` (a test walks the router to
 make sure). Its queryset is ``visible_to(user)``; an id outside it is a 404 exactly like a missing
 one, and the attempt is written to the audit log.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -68,15 +68,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
+class _ErrorDetail(serializers.Serializer):  # type: ignore[type-arg]
+    # Built in get_fields: a declared attribute named "fields" would hide Serializer.fields.
+    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+        return {
+            "code": serializers.CharField(),
+            "message": serializers.CharField(),
+            "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
+        }
+
+
 class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    """The error shape, for the schema."""
+    """The error shape, for the schema: ``{"error": {"code", "message", "fields"}}``."""
 
-    class Inner(serializers.Serializer):  # type: ignore[type-arg]
-        code = serializers.CharField()
-        message = serializers.CharField()
-        fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
-
-    error = Inner()
+    error = _ErrorDetail()
 
 
 def student_of(obj: Model) -> Any:
@@ -86,25 +91,27 @@ def student_of(obj: Model) -> Any:
     return getattr(obj, "student", None)
 
 
-class ScopedViewSetMixin:
+class ScopedViewSet(GenericViewSet):  # type: ignore[type-arg]
     """The one base for API viewsets: queryset scoped by the access policy, reads audited.
 
-    ``audit_reads`` says whether rows are identifiable student data (each read is logged per student).
+    Add the DRF mixins (ListModelMixin…) for the actions an endpoint offers; they call the
+    ``list``/``retrieve`` below. ``audit_reads`` says whether rows are identifiable student data
+    (each read is then logged per student).
     """
 
-    queryset: ClassVar[QuerySet[Any]]
     audit_reads: ClassVar[bool] = False
-    request: Request
-    kwargs: dict[str, Any]
-    lookup_field: str
-    lookup_url_kwarg: str | None
+
+    def _base_queryset(self) -> QuerySet[Any]:
+        queryset = getattr(self, "queryset", None)
+        assert queryset is not None, f"{type(self).__name__} needs a queryset"
+        return cast(QuerySet[Any], queryset)
 
     def get_queryset(self) -> QuerySet[Any]:
-        return self.queryset.all().visible_to(self.request.user)  # type: ignore[attr-defined]
+        return self._base_queryset().all().visible_to(self.request.user)  # type: ignore[attr-defined]
 
     def get_object(self) -> Any:
         try:
-            return super().get_object()  # type: ignore[misc]
+            return super().get_object()
         except Http404:
             self._audit_refused()
             raise
@@ -113,7 +120,7 @@ class ScopedViewSetMixin:
         """Out of scope looks like missing to the caller; the log still records the attempt."""
         value = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
         try:
-            obj = self.queryset.model._base_manager.filter(**{self.lookup_field: value}).first()
+            obj = self._base_queryset().model._base_manager.filter(**{self.lookup_field: value}).first()
         except (ValueError, TypeError, DjangoValidationError):
             return
         if obj is None:
@@ -134,21 +141,17 @@ class ScopedViewSetMixin:
             audit_students(actor=self.request.user, action=action, students=students)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
-        page = self.paginate_queryset(queryset)  # type: ignore[attr-defined]
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
         rows = list(page if page is not None else queryset)
         self.audit_read(rows, Action.LIST)
-        data = self.get_serializer(rows, many=True).data  # type: ignore[attr-defined]
-        return self.get_paginated_response(data) if page is not None else Response(data)  # type: ignore[attr-defined]
+        data = self.get_serializer(rows, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         instance = self.get_object()
         self.audit_read([instance], Action.READ)
-        return Response(self.get_serializer(instance).data)  # type: ignore[attr-defined]
-
-
-class ScopedViewSet(ScopedViewSetMixin, GenericViewSet):  # type: ignore[type-arg]
-    """Scoped base; add the DRF mixins (ListModelMixin…) for the actions an endpoint offers."""
+        return Response(self.get_serializer(instance).data)
 
 
 class ScopedRelatedField(serializers.PrimaryKeyRelatedField):  # type: ignore[type-arg]
@@ -157,6 +160,7 @@ class ScopedRelatedField(serializers.PrimaryKeyRelatedField):  # type: ignore[ty
     def get_queryset(self) -> QuerySet[Any]:
         request = self.context.get("request")
         queryset = super().get_queryset()
+        assert queryset is not None
         return queryset.visible_to(request.user if request else None)  # type: ignore[attr-defined]
 
     def to_internal_value(self, data: Any) -> Any:
@@ -169,7 +173,7 @@ class ScopedRelatedField(serializers.PrimaryKeyRelatedField):  # type: ignore[ty
     def _audit_refused(self, data: Any) -> None:
         request = self.context.get("request")
         try:
-            obj = super().get_queryset().model._base_manager.filter(pk=data).first()
+            obj = super().get_queryset().model._base_manager.filter(pk=data).first()  # type: ignore[union-attr]
         except (ValueError, TypeError, DjangoValidationError):
             return
         if obj is None or request is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import models
 from django.db.models import Q
@@ -94,18 +94,19 @@ def _build_principal(user: Any) -> Principal:
     )
     for m in memberships:
         roles.add(m.role)
-        if m.role == SCHOOL_ADMIN:
+        # The membership_place_matches_role constraint guarantees the place for each role.
+        if m.role == SCHOOL_ADMIN and m.school_id is not None:
             admin.add(m.school_id)
-        elif m.role == COUNSELLOR:
+        elif m.role == COUNSELLOR and m.school_id is not None:
             class_ids = {c.pk for c in m.classes.all()}
             if class_ids:
                 counsellor_classes |= class_ids
                 counsellor_class_schools.add(m.school_id)
             else:
                 counsellor_schools.add(m.school_id)
-        elif m.role == HOSPITAL_LIAISON:
+        elif m.role == HOSPITAL_LIAISON and m.hospital_id is not None:
             hospitals.add(m.hospital_id)
-        elif m.role == BUREAU_ANALYST:
+        elif m.role == BUREAU_ANALYST and m.region is not None:
             paths.append(m.region.path)
     student = Student.objects.filter(user=user, is_active=True).only("pk", "school_id", "school_class_id").first()
     if student is not None:
@@ -215,10 +216,7 @@ RULES: dict[str, Callable[[Principal], Q]] = {
     "core.AuditEvent": audit_events_rule,
 }
 
-Q_T = TypeVar("Q_T", bound=models.QuerySet)  # type: ignore[type-arg]
-
-
-def scope(queryset: Q_T, user: Any) -> Q_T:
+def scope[QS: models.QuerySet[Any]](queryset: QS, user: Any) -> QS:
     """Filter ``queryset`` to what ``user`` may see. Platform admins see all (and are audited)."""
     principal = principal_of(user)
     if principal is ANONYMOUS or not principal.roles:

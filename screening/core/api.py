@@ -131,7 +131,8 @@ class LogoutView(APIView):
 
     @extend_schema(request=None, responses={204: None, 401: OpenApiResponse(ErrorSerializer)})
     def post(self, request: Request) -> Response:
-        Token.objects.filter(user=request.user).delete()
+        user: Any = request.user
+        Token.objects.filter(user=user).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -61,7 +61,7 @@ class StudentAccessCodeBackend(BaseBackend):
         )
         expected = student.access_code_hash if student else ""
         given = access_code_hash(student.public_id if student else "-", password)
-        if not expected or not constant_time_compare(expected, given):
+        if student is None or not expected or not constant_time_compare(expected, given):
             return None
         return student_user_ensure(student=student)
 

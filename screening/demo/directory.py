@@ -4,8 +4,8 @@ staff, two hospitals and an analyst. All names and numbers are invented."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import datetime as dt
+import hashlib
 import io
 import random
 from dataclasses import dataclass
@@ -87,7 +87,8 @@ def _roster_csv(plan: SchoolPlan, year: int, rng: random.Random) -> bytes:
 
 def seed() -> dict[str, Any]:
     """Build (or complete) the demo city. Returns what the command prints."""
-    rng = random.Random(20261123)  # fixed seed: the same names on every machine and every run
+    # Fixed seed: the same invented names on every machine and run (not for secrets).
+    rng = random.Random(20261123)  # noqa: S311
     year = services.current_school_year()
     user_model = get_user_model()
     with transaction.atomic():
@@ -108,14 +109,15 @@ def seed() -> dict[str, Any]:
                 code=plan.code, defaults={"name": plan.name, "name_en": plan.name_en, "kind": plan.kind,
                                           "region": districts[plan.district], "crisis_line": plan.crisis_line})
         users: dict[str, Any] = {}
-        for username, role, place, class_names, _desc in STAFF:
+        for username, role, place, _class_names, _desc in STAFF:
             user, created = user_model.objects.get_or_create(username=username)
             if created or not user.check_password(DEMO_PASSWORD):
                 user.set_password(DEMO_PASSWORD)
                 user.save()
             users[username] = user
             target = {"school_admin": "school", "counsellor": "school", "hospital_liaison": "hospital", "bureau_analyst": "region"}[role]
-            place_obj = {"school": schools, "hospital": hospitals}.get(target, {}).get(place) if target != "region" else city
+            places: dict[str, dict[str, Any]] = {"school": schools, "hospital": hospitals}
+            place_obj: Any = places[target][place] if target != "region" else city
             Membership.objects.get_or_create(user=user, role=role, **{target: place_obj})
         admin, created = user_model.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
         if created or not admin.check_password(DEMO_PASSWORD):

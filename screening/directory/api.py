@@ -242,7 +242,7 @@ class StudentViewSet(
 
 class MembershipSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     username = serializers.CharField(source="user.username", read_only=True)
-    classes = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    classes = serializers.PrimaryKeyRelatedField(many=True, read_only=True)  # type: ignore[var-annotated]
 
     class Meta:
         model = Membership

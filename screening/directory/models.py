@@ -257,3 +257,6 @@ class RosterImport(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("roster import")
         verbose_name_plural = _("roster imports")
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.get_status_display()})"

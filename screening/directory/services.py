@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from screening.core.audit import Action, audit_record, audit_students
 from screening.core.auth import access_code_hash, new_access_code
-from screening.core.errors import Conflict, InvalidInput
+from screening.core.errors import Conflict
 from screening.directory import roster
 from screening.directory.models import Region, RosterImport, School, SchoolClass, Student
 
