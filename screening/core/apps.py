@@ -6,3 +6,6 @@ class CoreConfig(AppConfig):
     name = "screening.core"
     label = "core"
     verbose_name = _("Core: access, audit, sign-in")
+
+    def ready(self) -> None:
+        from screening.core import signals  # noqa: F401  (connects the sign-in audit receivers)
