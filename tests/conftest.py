@@ -53,6 +53,17 @@ def _audit_triggers_allow_test_flush() -> Any:
     BaseDatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Argon2 at production strength costs about 0.2 s per staff user of the cast; what the tests
+    check is who may do what, not the hasher (tests/core/test_passwords.py checks Argon2 itself)."""
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.Argon2PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+
+
 # --- builders -----------------------------------------------------------------------------------
 
 

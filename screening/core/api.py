@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from typing import Any
 
 import django_filters
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -90,6 +92,8 @@ class TokenView(APIView):
                 _("The sign-in details are not correct."), code="bad_credentials",
                 fields={"non_field_errors": [_("The sign-in details are not correct.")]},
             )
+        # A token sign-in is a sign-in: the audit entry and the lockout reset hang on this signal.
+        user_logged_in.send(sender=user.__class__, request=request._request, user=user)
         token, _created = Token.objects.get_or_create(user=user)
         return Response({"token": token.key, "role": principal_of(user).primary_role})
 
@@ -133,6 +137,7 @@ class LogoutView(APIView):
     def post(self, request: Request) -> Response:
         user: Any = request.user
         Token.objects.filter(user=user).delete()
+        user_logged_out.send(sender=user.__class__, request=request._request, user=user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -145,9 +150,21 @@ class AuditEventSerializer(serializers.ModelSerializer):  # type: ignore[type-ar
         ]
 
 
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """Compares in UTC: ISO 8601 allows offsets to ±23:59, PostgreSQL only to ±15:59 (else a 500)."""
+
+    def filter(self, qs: Any, value: Any) -> Any:
+        if value is not None:
+            try:
+                value = value.astimezone(dt.UTC)
+            except OverflowError:
+                raise InvalidInput(fields={self.field_name: [_("The date and time is out of range.")]}) from None
+        return super().filter(qs, value)
+
+
 class AuditEventFilter(django_filters.FilterSet):
-    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+    since = UtcIsoDateTimeFilter(field_name="at", lookup_expr="gte")
+    until = UtcIsoDateTimeFilter(field_name="at", lookup_expr="lt")
     actor = django_filters.CharFilter(field_name="actor_username")
 
     class Meta:
@@ -159,10 +176,10 @@ AUDIT_EXPORT_LIMIT = 100_000
 
 
 @extend_schema_view(
-    list=extend_schema(responses={200: AuditEventSerializer(many=True), 400: OpenApiResponse(ErrorSerializer), 401: OpenApiResponse(ErrorSerializer), 403: OpenApiResponse(ErrorSerializer)}),
+    list=extend_schema(responses={200: AuditEventSerializer(many=True), 400: OpenApiResponse(ErrorSerializer), 401: OpenApiResponse(ErrorSerializer), 403: OpenApiResponse(ErrorSerializer), 404: OpenApiResponse(ErrorSerializer, description="No such page.")}),
     retrieve=extend_schema(responses={200: AuditEventSerializer, 401: OpenApiResponse(ErrorSerializer), 403: OpenApiResponse(ErrorSerializer), 404: OpenApiResponse(ErrorSerializer)}),
 )
-class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+class AuditEventViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """The school's audit log, for the head of the psychological centre. Read-only by design."""
 
     queryset = AuditEvent.objects.all()

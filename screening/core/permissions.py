@@ -13,11 +13,19 @@ from screening.core.access import principal_of
 
 
 def school_of(obj: Any) -> int | None:
+    """The school an object belongs to; a school belongs to itself (it has no ``school_id``)."""
+    if getattr(getattr(obj, "_meta", None), "label", "") == "directory.School":
+        return obj.pk
     return getattr(obj, "school_id", None)
+
+
+NO_ROLE = _("Your account has no role that may use this. Ask your administrator.")
 
 
 class IsStaff(BasePermission):
     """Any active staff role (or platform admin). Students use their own endpoints."""
+
+    message = NO_ROLE
 
     def has_permission(self, request: Request, view: Any) -> bool:
         p = principal_of(request.user)
@@ -32,6 +40,8 @@ class SchoolAdminWrites(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         p = principal_of(request.user)
         if request.method in SAFE_METHODS:
+            if not p.roles:
+                self.message = NO_ROLE
             return bool(p.roles)
         return bool(p.admin_school_ids) or p.platform_admin
 

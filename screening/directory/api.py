@@ -28,8 +28,13 @@ ERRORS = {
     403: OpenApiResponse(ErrorSerializer, description="Visible, but not yours to change."),
     404: OpenApiResponse(ErrorSerializer, description="Missing or out of scope (the two look the same)."),
 }
-READ_ERRORS = {k: v for k, v in ERRORS.items() if k in (401, 404)}
-LIST_ERRORS = {k: v for k, v in ERRORS.items() if k in (400, 401)}
+# Reads: 403 when the user's role may not use the endpoint at all (a student asking for classes).
+ROLE_REFUSED = OpenApiResponse(ErrorSerializer, description="Your role may not use this endpoint.")
+READ_ERRORS = {401: ERRORS[401], 403: ROLE_REFUSED, 404: ERRORS[404]}
+LIST_ERRORS = {
+    400: ERRORS[400], 401: ERRORS[401], 403: ROLE_REFUSED,
+    404: OpenApiResponse(ErrorSerializer, description="No such page."),
+}
 
 
 def documented(serializer: Any) -> Any:
@@ -133,7 +138,7 @@ class AccessCodeSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 @documented(RegionSerializer)
-class RegionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+class RegionViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """Regions (province → city → district): reference data for staff."""
 
     queryset = Region.objects.all()
@@ -143,7 +148,7 @@ class RegionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
 
 
 @documented(SchoolSerializer)
-class SchoolViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+class SchoolViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """Schools the user works at (or, for analysts, in their regions)."""
 
     queryset = School.objects.select_related("region")
@@ -152,7 +157,7 @@ class SchoolViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
 
 
 @documented(HospitalSerializer)
-class HospitalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+class HospitalViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """Hospitals: reference data for staff."""
 
     queryset = Hospital.objects.all()
@@ -162,7 +167,7 @@ class HospitalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
 
 
 @documented(SchoolClassSerializer)
-class SchoolClassViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+class SchoolClassViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """Classes the user covers, with active student counts."""
 
     queryset = SchoolClass.objects.select_related("school")
@@ -196,7 +201,7 @@ class SchoolClassViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scope
     partial_update=extend_schema(request=StudentWriteSerializer, responses={200: StudentSerializer, **ERRORS}),
 )
 class StudentViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin, ScopedViewSet
+    ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin
 ):
     """Students the user covers. Every read is written to the audit log, one entry per student."""
 
@@ -250,7 +255,7 @@ class MembershipSerializer(serializers.ModelSerializer):  # type: ignore[type-ar
 
 
 @documented(MembershipSerializer)
-class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+class MembershipViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """Staff memberships: your own, and for school admins their school's staff."""
 
     queryset = Membership.objects.select_related("user").prefetch_related("classes")
@@ -302,7 +307,7 @@ class RosterUploadSerializer(serializers.Serializer):  # type: ignore[type-arg]
         "update and leave unchanged, or every problem by row and column. Nothing is applied.",
     ),
 )
-class RosterImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, ScopedViewSet):
+class RosterImportViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin):
     """Roster imports of the school admin's school: upload (preview), then apply whole."""
 
     queryset = RosterImport.objects.all()

@@ -27,8 +27,28 @@ def class_list(*, user: Any) -> QuerySet[SchoolClass]:
         SchoolClass.objects.visible_to(user)
         .select_related("school")
         .annotate(student_count=Count("students", filter=Q(students__is_active=True)))
+        # Meta.ordering is not applied to GROUP BY queries; pages need a stable order.
+        .order_by("school", "-school_year", "grade", "name", "pk")
     )
 
 
 def school_list(*, user: Any) -> QuerySet[School]:
     return School.objects.visible_to(user).select_related("region")
+
+
+def hospital_list_own(*, user: Any) -> QuerySet[Any]:
+    """The hospitals where the user works as liaison (not every partner hospital staff may look up)."""
+    from screening.core.access import principal_of
+    from screening.directory.models import Hospital
+
+    return Hospital.objects.visible_to(user).filter(pk__in=principal_of(user).hospital_ids)
+
+
+SMALL_CELL = 10
+
+
+def school_student_counts(*, user: Any, small_cell: int = SMALL_CELL) -> list[tuple[School, int | None]]:
+    """Schools the user may see, each with its number of active students; a count below
+    ``small_cell`` is suppressed (``None``) so an aggregate never points at a few children."""
+    schools = school_list(user=user).annotate(active_students=Count("students", filter=Q(students__is_active=True)))
+    return [(s, s.active_students if s.active_students >= small_cell else None) for s in schools.order_by("name", "pk")]

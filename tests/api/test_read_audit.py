@@ -1,0 +1,49 @@
+"""Every read of identifiable student data through the API is in the audit log (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+from screening.core.models import AuditEvent
+
+
+def test_listing_students_logs_one_list_entry_per_student_returned(cast, api):
+    before = AuditEvent.objects.count()
+    response = api.as_(cast.alice).get("/api/v1/students/")
+    returned = {row["public_id"] for row in response.json()["results"]}
+
+    entries = AuditEvent.objects.order_by("id")[before:]
+    listed = [e for e in entries if e.action == "list"]
+    assert sorted(e.student_public_id for e in listed) == sorted(returned)
+    assert returned == {cast.hamlet.public_id, cast.hilda.public_id}
+    assert {(e.actor_username, e.role, e.school_id) for e in listed} == {("alice", "counsellor", cast.dongshan.pk)}
+
+
+def test_a_second_page_logs_only_the_students_on_that_page(cast, api):
+    before = AuditEvent.objects.count()
+    response = api.as_(cast.diana).get("/api/v1/students/?page_size=1&page=2")
+    shown = [row["public_id"] for row in response.json()["results"]]
+
+    assert len(shown) == 1
+    assert [e.student_public_id for e in AuditEvent.objects.order_by("id")[before:] if e.action == "list"] == shown
+
+
+def test_opening_a_student_logs_one_read_entry(cast, api):
+    before = AuditEvent.objects.count()
+    api.as_(cast.alice).get(f"/api/v1/students/{cast.hilda.public_id}/")
+
+    new = list(AuditEvent.objects.order_by("id")[before:])
+    assert [(e.action, e.student_public_id, e.actor_username) for e in new] == [
+        ("read", cast.hilda.public_id, "alice")
+    ]
+
+
+def test_a_filtered_list_that_returns_nobody_logs_nothing(cast, api):
+    before = AuditEvent.objects.count()
+    api.as_(cast.alice).get("/api/v1/students/?q=no-such-student")
+    assert AuditEvent.objects.count() == before
+
+
+def test_reference_data_reads_are_not_logged_as_student_reads(cast, api):
+    before = AuditEvent.objects.count()
+    api.as_(cast.alice).get("/api/v1/classes/")
+    api.as_(cast.alice).get("/api/v1/schools/")
+    assert AuditEvent.objects.count() == before
