@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import authenticate
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from screening.core.auth import student_login_name
+from screening.core.models import AuditEvent
+from screening.directory.models import School, SchoolClass
 
 
 class StaffLoginForm(forms.Form):
@@ -42,3 +47,96 @@ class StudentLoginForm(StaffLoginForm):
     def credentials(self) -> tuple[str, str]:
         d = self.cleaned_data
         return student_login_name(d["school_code"], d["number"]), d["access_code"]
+
+
+class StudentFilterForm(forms.Form):
+    """Class filter and search on the student list; only classes the user covers are offered."""
+
+    school_class = forms.ModelChoiceField(
+        label=_("Class"), queryset=SchoolClass.objects.none(), required=False, empty_label=_("All classes")
+    )
+    q = forms.CharField(
+        label=_("Search"), required=False, max_length=100,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Name or number"), "autocomplete": "off"}),
+    )
+
+    def __init__(self, *args: Any, classes: QuerySet[SchoolClass], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        field = self.fields["school_class"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = classes
+
+    def filters(self) -> dict[str, Any]:
+        """Keyword arguments for ``selectors.student_list``; an invalid filter is ignored."""
+        if not self.is_valid():
+            return {}
+        klass = self.cleaned_data.get("school_class")
+        return {"school_class": klass.pk if klass else None, "q": self.cleaned_data.get("q", "").strip()}
+
+
+class RosterUploadForm(forms.Form):
+    school = forms.ModelChoiceField(label=_("School"), queryset=School.objects.none())
+    file = forms.FileField(
+        label=_("Roster file"), help_text=_("An .xlsx or .csv file, one student per row."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.csv"}),
+    )
+    school_year = forms.IntegerField(
+        label=_("School year (start)"), required=False, min_value=2000, max_value=2100,
+        help_text=_("Leave empty for the current school year."),
+    )
+
+    def __init__(self, *args: Any, schools: QuerySet[School], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        field = self.fields["school"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = schools
+        # Most heads of centre run one school: then there is nothing to choose.
+        self.only_school = schools[0] if len(schools) == 1 else None
+        if self.only_school is not None:
+            del self.fields["school"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.only_school is not None:
+            cleaned["school"] = self.only_school
+        return cleaned
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        name = upload.name.lower()
+        if not (name.endswith(".xlsx") or name.endswith(".csv")):
+            raise forms.ValidationError(_("Upload an .xlsx or .csv file."))
+        if upload.size > settings.XINQIAO_ROSTER_MAX_BYTES:
+            raise forms.ValidationError(_("The file is too large."))
+        return upload
+
+
+class AuditFilterForm(forms.Form):
+    """Filters of the audit log page; :meth:`api_params` gives the API's names for the same filters."""
+
+    action = forms.ChoiceField(label=_("Action"), required=False)
+    student_public_id = forms.CharField(label=_("Student public id"), required=False, max_length=32)
+    actor = forms.CharField(label=_("Actor"), required=False, max_length=150)
+    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("To (inclusive)"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        field = self.fields["action"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", _("All actions")), *AuditEvent.Action.choices]
+
+    def api_params(self) -> dict[str, str]:
+        """Query parameters of ``/api/v1/audit-events/`` (and its CSV export) for these filters.
+
+        Dates are whole local days: ``until`` is midnight after the last day.
+        """
+        if not self.is_valid():
+            return {}
+        d = self.cleaned_data
+        params = {k: d[k].strip() for k in ("action", "student_public_id", "actor") if d.get(k, "").strip()}
+        if d.get("date_from"):
+            params["since"] = f"{d['date_from'].isoformat()}T00:00:00"
+        if d.get("date_to"):
+            params["until"] = f"{(d['date_to'] + dt.timedelta(days=1)).isoformat()}T00:00:00"
+        return params

@@ -1,0 +1,73 @@
+"""The pages' side of the access policy: one way to fetch an object, one way to refuse.
+
+An object outside the user's scope answers 404, the same page as one that does not exist
+(DESIGN.md §4); if it exists elsewhere, the attempt is written to the audit log, as the API's
+scoped base does. Pages for heads of centre answer 403 to everyone else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Page, Paginator
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from backend.api import student_of
+from screening.core.access import principal_of
+from screening.core.audit import Action, audit_record
+
+PAGE_SIZE = 50
+
+
+def visible_or_404[M: Model](request: HttpRequest, visible: QuerySet[M], **lookup: Any) -> M:
+    """The one object of ``visible`` (a scoped queryset) matching ``lookup``, or 404.
+
+    A match that exists outside the user's scope is logged as a refused access before the 404.
+    """
+    obj = visible.filter(**lookup).first()
+    if obj is not None:
+        return obj
+    hidden = visible.model._base_manager.filter(**lookup).first()
+    if hidden is not None:
+        student = student_of(hidden)
+        audit_record(
+            actor=request.user,
+            action=Action.DENIED,
+            object_type=hidden._meta.label,
+            object_id=hidden.pk,
+            student_public_id=student.public_id if student else "",
+            school_id=getattr(hidden, "school_id", None),
+        )
+    raise Http404
+
+
+def forbidden(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/403.html", status=403)
+
+
+def school_admin_required[F: Callable[..., HttpResponse]](view: F) -> F:
+    """Signed in and head of centre at some school, else 403. Objects are still checked per school."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not principal_of(request.user).admin_school_ids:
+            return forbidden(request)
+        return view(request, *args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def admin_of(request: HttpRequest, obj: Any) -> bool:
+    """Is the user head of centre at the object's school?"""
+    return getattr(obj, "school_id", None) in principal_of(request.user).admin_school_ids
+
+
+def paginate(request: HttpRequest, queryset: Any) -> Page[Any]:
+    """One page of ``queryset`` (50 rows); a bad or too-high page number gives the nearest page."""
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))

@@ -1,0 +1,62 @@
+"""Pages about students for counsellors and heads of centre. Every row shown is audited."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from screening.core.access import principal_of
+from screening.core.audit import Action, audit_students
+from screening.directory import selectors, services
+from screening.web.forms import StudentFilterForm
+from screening.web.scoped import admin_of, forbidden, paginate, school_admin_required, visible_or_404
+
+
+def _is_school_staff(request: HttpRequest) -> bool:
+    p = principal_of(request.user)
+    return bool(p.admin_school_ids or p.counsellor_school_ids or p.counsellor_class_ids)
+
+
+def student_list_page(request: HttpRequest, *, home: bool = False) -> HttpResponse:
+    """The students the user covers, filtered by class and a search, 50 a page."""
+    if not _is_school_staff(request):
+        return forbidden(request)
+    form = StudentFilterForm(request.GET or None, classes=selectors.class_list(user=request.user))
+    page = paginate(request, selectors.student_list(user=request.user, **form.filters()))
+    audit_students(actor=request.user, action=Action.LIST, students=page.object_list)
+    context = {"form": form, "page": page, "home": home}
+    htmx = getattr(request, "htmx", None)  # django-htmx's middleware sets it
+    if htmx and not htmx.boosted:
+        return render(request, "web/_student_results.html", context)
+    return render(request, "web/students.html", context)
+
+
+@login_required
+def students(request: HttpRequest) -> HttpResponse:
+    return student_list_page(request)
+
+
+@login_required
+def student_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    """One student's profile (一人一档 grows here in later issues)."""
+    student = visible_or_404(request, selectors.student_list(user=request.user, active=None), public_id=public_id)
+    if principal_of(request.user).student_id == student.pk:
+        # A student's own record is their home page; this page is for staff.
+        return forbidden(request)
+    audit_students(actor=request.user, action=Action.READ, students=[student])
+    return render(request, "web/student_detail.html", {"student": student, "can_issue": admin_of(request, student)})
+
+
+@never_cache
+@require_POST
+@school_admin_required
+def student_access_code(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Issue a new access code for one student and show it once; the old code stops working."""
+    student = visible_or_404(request, selectors.student_list(user=request.user), public_id=public_id)
+    if not admin_of(request, student):
+        return forbidden(request)
+    code = services.student_access_code_issue(actor=request.user, student=student)
+    return render(request, "web/access_code.html", {"student": student, "code": code})
