@@ -11,7 +11,7 @@ from typing import Any, ClassVar, cast
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, serializers
@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.viewsets import GenericViewSet
 
-from screening.core.audit import Action, audit_record, audit_students
+from screening.core.audit import Action, audit_refused, audit_students, student_of
 from screening.core.errors import DomainError
 
 
@@ -89,13 +89,6 @@ class ErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
     error = _ErrorDetail()
 
 
-def student_of(obj: Model) -> Any:
-    """The student a row is about, or None."""
-    if obj._meta.label == "directory.Student":
-        return obj
-    return getattr(obj, "student", None)
-
-
 class ScopedViewSet(GenericViewSet):  # type: ignore[type-arg]
     """The one base for API viewsets: queryset scoped by the access policy, reads audited.
 
@@ -123,27 +116,8 @@ class ScopedViewSet(GenericViewSet):  # type: ignore[type-arg]
         try:
             return super().get_object()
         except Http404:
-            self._audit_refused()
+            audit_refused(actor=self.request.user, model=self._base_queryset().model, **{self.lookup_field: value})
             raise
-
-    def _audit_refused(self) -> None:
-        """Out of scope looks like missing to the caller; the log still records the attempt."""
-        value = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
-        try:
-            obj = self._base_queryset().model._base_manager.filter(**{self.lookup_field: value}).first()
-        except (ValueError, TypeError, DjangoValidationError):
-            return
-        if obj is None:
-            return
-        student = student_of(obj)
-        audit_record(
-            actor=self.request.user,
-            action=Action.DENIED,
-            object_type=obj._meta.label,
-            object_id=obj.pk,
-            student_public_id=student.public_id if student else "",
-            school_id=getattr(obj, "school_id", None),
-        )
 
     def audit_read(self, rows: list[Any], action: str) -> None:
         if self.audit_reads:
@@ -177,19 +151,8 @@ class ScopedRelatedField(serializers.PrimaryKeyRelatedField):  # type: ignore[ty
         try:
             return super().to_internal_value(data)
         except exceptions.ValidationError:
-            self._audit_refused(data)
+            request = self.context.get("request")
+            if request is not None:
+                model = super().get_queryset().model  # type: ignore[union-attr]
+                audit_refused(actor=request.user, model=model, pk=data)
             raise
-
-    def _audit_refused(self, data: Any) -> None:
-        request = self.context.get("request")
-        try:
-            obj = super().get_queryset().model._base_manager.filter(pk=data).first()  # type: ignore[union-attr]
-        except (ValueError, TypeError, DjangoValidationError):
-            return
-        if obj is None or request is None:
-            return
-        student = student_of(obj)
-        audit_record(
-            actor=request.user, action=Action.DENIED, object_type=obj._meta.label, object_id=obj.pk,
-            student_public_id=student.public_id if student else "", school_id=getattr(obj, "school_id", None),
-        )

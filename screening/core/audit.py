@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.db.models import Model
+
 from screening.core import access
 from screening.core.context import client_ip
 from screening.core.models import AuditEvent
@@ -71,3 +74,30 @@ def audit_students(*, actor: Any, action: str, students: Iterable[Any], object_t
     ]
     AuditEvent.objects.bulk_create(rows)
     return len(rows)
+
+
+def student_of(obj: Model) -> Any:
+    """The student a row is about (the row itself for a Student), or None."""
+    if obj._meta.label == "directory.Student":
+        return obj
+    return getattr(obj, "student", None)
+
+
+def audit_refused(*, actor: Any, model: type[Model], **lookup: Any) -> None:
+    """Someone asked for an object they may not see. They get a 404, exactly as for a missing one;
+    if it does exist, the attempt goes into the log with its student and school."""
+    try:
+        hidden = model._base_manager.filter(**lookup).first()
+    except (ValueError, TypeError, ValidationError):
+        return
+    if hidden is None:
+        return
+    student = student_of(hidden)
+    audit_record(
+        actor=actor,
+        action=Action.DENIED,
+        object_type=hidden._meta.label,
+        object_id=hidden.pk,
+        student_public_id=student.public_id if student else "",
+        school_id=getattr(hidden, "school_id", None),
+    )

@@ -17,9 +17,8 @@ from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from backend.api import student_of
 from screening.core.access import principal_of
-from screening.core.audit import Action, audit_record
+from screening.core.audit import audit_refused
 
 PAGE_SIZE = 50
 
@@ -32,17 +31,7 @@ def visible_or_404[M: Model](request: HttpRequest, visible: QuerySet[M], **looku
     obj = visible.filter(**lookup).first()
     if obj is not None:
         return obj
-    hidden = visible.model._base_manager.filter(**lookup).first()
-    if hidden is not None:
-        student = student_of(hidden)
-        audit_record(
-            actor=request.user,
-            action=Action.DENIED,
-            object_type=hidden._meta.label,
-            object_id=hidden.pk,
-            student_public_id=student.public_id if student else "",
-            school_id=getattr(hidden, "school_id", None),
-        )
+    audit_refused(actor=request.user, model=visible.model, **lookup)
     raise Http404
 
 
