@@ -1,0 +1,34 @@
+"""Xinqiao scoring: instrument definitions, the scoring engine and its command line.
+
+Pure Python over plain data (NumPy, pandas, PyYAML, jsonschema); no Django import. See
+docs/instruments.md for every instrument, and ``python -m scoring --help`` for the CLI.
+"""
+
+from scoring.definition import Instrument, instrument, instrument_codes
+from scoring.engine import Problem, Result, score
+from scoring.errors import (
+    DefinitionError,
+    FrameError,
+    ScoringError,
+    UnknownInstrumentError,
+    UnknownProfileError,
+)
+from scoring.frame import score_frame
+from scoring.textpacks import TextPack, item_texts
+
+__all__ = [
+    "DefinitionError",
+    "FrameError",
+    "Instrument",
+    "Problem",
+    "Result",
+    "ScoringError",
+    "TextPack",
+    "UnknownInstrumentError",
+    "UnknownProfileError",
+    "instrument",
+    "instrument_codes",
+    "item_texts",
+    "score",
+    "score_frame",
+]
