@@ -48,7 +48,7 @@ and a test rejects diagnostic words in any band label.
 - **Critical rules** name an item and the answers that fire it; they fire whenever the item is
   answered that way, even when the total cannot be scored. **Flags** are non-critical signals.
 - **Version**: every change that can change a score needs a new `version`;
-  tests/scoring/test_versions.py keeps a hash of the scoring part of every definition.
+  tests/scoring/test_scoring_versions.py keeps a hash of the scoring part of every definition.
 
 ## Cut-off profiles
 
