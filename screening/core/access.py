@@ -16,6 +16,7 @@ from typing import Any
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 NOTHING = Q(pk__in=[])
 EVERYTHING = Q()
@@ -26,6 +27,15 @@ HOSPITAL_LIAISON = "hospital_liaison"
 BUREAU_ANALYST = "bureau_analyst"
 STUDENT = "student"
 PLATFORM_ADMIN = "platform_admin"
+
+ROLE_LABELS = {
+    SCHOOL_ADMIN: _("head of psychological centre"),
+    COUNSELLOR: _("counsellor"),
+    HOSPITAL_LIAISON: _("hospital liaison"),
+    BUREAU_ANALYST: _("bureau analyst"),
+    STUDENT: _("student"),
+    PLATFORM_ADMIN: _("platform admin"),
+}
 
 
 @dataclass(frozen=True)

@@ -197,7 +197,7 @@ class AuditEventViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMod
         buffer = io.StringIO()
         buffer.write("\ufeff")
         writer = csv.writer(buffer)
-        writer.writerow([_("Time"), _("Actor"), _("Role"), _("Action"), _("Object type"), _("Object id"), _("Student public id"), _("Address")])
+        writer.writerow([_("Time"), _("Actor"), _("Role"), _("Action"), _("Object type"), _("Object id"), _("Student public id"), _("IP address")])
         count = 0
         for e in rows.iterator():
             count += 1

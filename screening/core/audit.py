@@ -56,7 +56,7 @@ def audit_record(
     )
 
 
-def audit_students(*, actor: Any, action: str, students: Iterable[Any], object_type: str = "student") -> int:
+def audit_students(*, actor: Any, action: str, students: Iterable[Any], object_type: str = "directory.Student") -> int:
     """One entry per student read (a list page writes one per row, in one query)."""
     fields = _actor_fields(actor)
     ip = client_ip.get()

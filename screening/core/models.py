@@ -19,6 +19,16 @@ class User(AbstractUser):
         verbose_name_plural = _("users")
 
 
+# Audit entries about things that are not one model row.
+OBJECT_LABELS = {
+    "access_code": _("access code"),
+    "access_code_sheet": _("access-code sheet"),
+    "roster_import": _("roster import"),
+    "session": _("sign-in"),
+    "audit_log": _("audit log"),
+}
+
+
 class AppendOnlyError(RuntimeError):
     pass
 
@@ -60,7 +70,7 @@ class AuditEvent(models.Model):
     object_id = models.CharField(_("object id"), max_length=64, blank=True)
     student_public_id = models.CharField(_("student public id"), max_length=32, blank=True, db_index=True)
     school_id = models.BigIntegerField(_("school id"), null=True, blank=True, db_index=True)
-    ip = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     detail = models.JSONField(_("detail"), default=dict, blank=True)
 
     objects = AuditQuerySet.as_manager()
@@ -80,3 +90,23 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("The audit log is append-only.")
+
+    @property
+    def object_label(self) -> str:
+        """What was touched, in the reader's language: a model's name, or one of the non-model kinds."""
+        from django.apps import apps
+
+        label = OBJECT_LABELS.get(self.object_type)
+        if label is None and "." in self.object_type:
+            try:
+                label = apps.get_model(self.object_type)._meta.verbose_name
+            except (LookupError, ValueError):
+                label = None
+        return str(label or self.object_type)
+
+    @property
+    def role_label(self) -> str:
+        """The actor's role in the reader's language."""
+        from screening.core.access import ROLE_LABELS
+
+        return str(ROLE_LABELS.get(self.role, self.role))

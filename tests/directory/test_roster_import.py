@@ -51,7 +51,7 @@ def csv_bytes(rows: list[list[Any]], encoding: str, header: list[str] = HEADER) 
 
 def upload(api: Any, school: Any, name: str, content: bytes, **extra: Any) -> Any:
     file = SimpleUploadedFile(name, content)
-    return api.post(IMPORTS, {"school": school.pk, "file": file, **extra})
+    return api.post(IMPORTS, {"school": school.pk, "file": file}, **extra)  # extra: request headers
 
 
 def apply(api: Any, import_id: int) -> Any:
