@@ -146,6 +146,7 @@ AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "screening.core.auth.lockout_response"
 AXES_VERBOSE = False
+AXES_CLIENT_IP_CALLABLE = "screening.core.context.ip_of"  # the same trusted address as the audit log
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 # Lockout is per sign-in name, not per address: a whole school's students share one address
 # behind the school's NAT, and locking by address would lock them all out at once.
@@ -187,7 +188,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "backend.pagination.Pagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["backend.filters.ScopedFilterBackend"],
+    # JSON only: the browsable API's forms list related objects without the access policy.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "backend.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -240,6 +243,8 @@ SESSION_COOKIE_SECURE = IS_PRODUCTION
 CSRF_COOKIE_SECURE = IS_PRODUCTION
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", IS_PRODUCTION)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_PROXY", IS_PRODUCTION) else None
+# How many reverse proxies of ours stand in front of the app, each appending to X-Forwarded-For.
+XINQIAO_TRUSTED_PROXY_HOPS = env_int("XINQIAO_TRUSTED_PROXY_HOPS", 1, minimum=1)
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000 if IS_PRODUCTION else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = IS_PRODUCTION
 SECURE_HSTS_PRELOAD = IS_PRODUCTION

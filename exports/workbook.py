@@ -18,7 +18,12 @@ def table_workbook(
     ``note`` goes in a first line above the table (e.g. "printing replaced the previous codes").
     """
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": True})
+    # Cells hold what they say: names come from uploaded rosters, and xlsxwriter would otherwise
+    # write "=..." as a formula (formula injection), "http..." as a link and "0123" as a number.
+    book = xlsxwriter.Workbook(buffer, {
+        "constant_memory": True, "in_memory": True,
+        "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+    })
     sheet = book.add_worksheet(title[:31])
     bold = book.add_format({"bold": True, "bg_color": "#E8EEF4", "border": 1})
     start = 0

@@ -88,7 +88,7 @@ def make_student(school_class: SchoolClass, number: str, name: str, age: int, **
 def make_staff(django_user_model: Any, username: str, role: str, **place: Any) -> Any:
     user = django_user_model.objects.create_user(username=username, password=STAFF_PASSWORD)
     classes = place.pop("classes", [])
-    membership = Membership.objects.create(user=user, role=role, **place)
+    membership = Membership.objects.create(user=user, role=role, limited_to_classes=bool(classes), **place)
     if classes:
         membership.classes.set(classes)
     return user

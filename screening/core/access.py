@@ -48,18 +48,27 @@ class Principal:
     student_school_id: int | None = None
     student_class_id: int | None = None
     admin_school_ids: frozenset[int] = frozenset()
-    # Counsellors covering a whole school, and class-limited counsellors' classes.
+    # Counsellors covering a whole school; class-limited counsellors as (school, classes) pairs,
+    # so a class of another school on a membership never widens what it covers.
     counsellor_school_ids: frozenset[int] = frozenset()
-    counsellor_class_ids: frozenset[int] = frozenset()
-    counsellor_class_school_ids: frozenset[int] = frozenset()
+    counsellor_class_scopes: tuple[tuple[int, frozenset[int]], ...] = ()
     hospital_ids: frozenset[int] = frozenset()
     region_paths: tuple[str, ...] = ()
     roles: frozenset[str] = field(default_factory=frozenset)
 
     @property
+    def counsellor_class_school_ids(self) -> frozenset[int]:
+        return frozenset(school for school, _classes in self.counsellor_class_scopes)
+
+    @property
     def staff_school_ids(self) -> frozenset[int]:
         """Schools where this user works as admin or counsellor (whole or part)."""
         return self.admin_school_ids | self.counsellor_school_ids | self.counsellor_class_school_ids
+
+    @property
+    def covers_students(self) -> bool:
+        """Does any role give this user student records to work with (admin or counsellor)?"""
+        return bool(self.admin_school_ids or self.counsellor_school_ids or self.counsellor_class_scopes)
 
     @property
     def primary_role(self) -> str | None:
@@ -91,8 +100,7 @@ def _build_principal(user: Any) -> Principal:
     today = timezone.localdate()
     admin: set[int] = set()
     counsellor_schools: set[int] = set()
-    counsellor_classes: set[int] = set()
-    counsellor_class_schools: set[int] = set()
+    class_scopes: dict[int, set[int]] = {}
     hospitals: set[int] = set()
     paths: list[str] = []
     roles: set[str] = set()
@@ -108,10 +116,10 @@ def _build_principal(user: Any) -> Principal:
         if m.role == SCHOOL_ADMIN and m.school_id is not None:
             admin.add(m.school_id)
         elif m.role == COUNSELLOR and m.school_id is not None:
-            class_ids = {c.pk for c in m.classes.all()}
-            if class_ids:
-                counsellor_classes |= class_ids
-                counsellor_class_schools.add(m.school_id)
+            if m.limited_to_classes:
+                # Only this school's classes count; an emptied list covers nothing, never everything.
+                own = {c.pk for c in m.classes.all() if c.school_id == m.school_id}
+                class_scopes.setdefault(m.school_id, set()).update(own)
             else:
                 counsellor_schools.add(m.school_id)
         elif m.role == HOSPITAL_LIAISON and m.hospital_id is not None:
@@ -131,8 +139,9 @@ def _build_principal(user: Any) -> Principal:
         student_class_id=student.school_class_id if student else None,
         admin_school_ids=frozenset(admin),
         counsellor_school_ids=frozenset(counsellor_schools),
-        counsellor_class_ids=frozenset(counsellor_classes),
-        counsellor_class_school_ids=frozenset(counsellor_class_schools),
+        counsellor_class_scopes=tuple(
+            (school, frozenset(ids)) for school, ids in sorted(class_scopes.items()) if school not in counsellor_schools
+        ),
         hospital_ids=frozenset(hospitals),
         region_paths=tuple(paths),
         roles=frozenset(roles),
@@ -156,8 +165,9 @@ def students_rule(p: Principal) -> Q:
     q = NOTHING
     if p.admin_school_ids or p.counsellor_school_ids:
         q |= Q(school_id__in=p.admin_school_ids | p.counsellor_school_ids)
-    if p.counsellor_class_ids:
-        q |= Q(school_class_id__in=p.counsellor_class_ids)
+    for school, class_ids in p.counsellor_class_scopes:
+        if class_ids:
+            q |= Q(school_id=school, school_class_id__in=class_ids)
     if p.student_id is not None:
         q |= Q(pk=p.student_id)
     return q
@@ -168,8 +178,9 @@ def classes_rule(p: Principal) -> Q:
     q = NOTHING
     if p.admin_school_ids or p.counsellor_school_ids:
         q |= Q(school_id__in=p.admin_school_ids | p.counsellor_school_ids)
-    if p.counsellor_class_ids:
-        q |= Q(pk__in=p.counsellor_class_ids)
+    for school, class_ids in p.counsellor_class_scopes:
+        if class_ids:
+            q |= Q(school_id=school, pk__in=class_ids)
     if p.student_class_id is not None:
         q |= Q(pk=p.student_class_id)
     return q

@@ -39,7 +39,9 @@ def access_code_hash(public_id: str, code: str) -> str:
 
 
 def student_login_name(school_code: str, number: str) -> str:
-    return f"{school_code.strip()}/{number.strip()}"
+    """The one spelling of a student's sign-in name: the lockout counts failures per name, so
+    ``jc-dhjh / DH001`` and ``JC-DHJH/DH001`` must be the same name, not two chances to guess."""
+    return f"{school_code.strip().upper()}/{number.strip()}"
 
 
 class StudentAccessCodeBackend(BaseBackend):
@@ -50,13 +52,15 @@ class StudentAccessCodeBackend(BaseBackend):
     ) -> Any:
         if not username or not password or "/" not in username:
             return None
+        school_code, number = username.split("/", 1)
+        if username != student_login_name(school_code, number):
+            return None  # any other spelling would dodge the per-name lockout
         from screening.directory.models import Student
         from screening.directory.services import student_user_ensure
 
-        school_code, number = username.split("/", 1)
         student = (
             Student.objects.select_related("user")
-            .filter(school__code__iexact=school_code.strip(), number=number.strip(), is_active=True)
+            .filter(school__code__iexact=school_code, number=number, is_active=True)
             .first()
         )
         expected = student.access_code_hash if student else ""

@@ -145,6 +145,9 @@ def seed() -> dict[str, Any]:
     wanted = [c for c in SchoolClass.objects.filter(school=schools["JC-DHJH"], school_year=year)
               if c.name in dict((s[0], s[3]) for s in STAFF)["dh_class_counsellor"]]
     membership.classes.set(wanted)
+    if not membership.limited_to_classes:
+        membership.limited_to_classes = True
+        membership.save(update_fields=["limited_to_classes"])
 
     # Three students whose codes we print (reissued each run, so the printed codes always work).
     samples = []

@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from backend.api import ErrorSerializer, ScopedRelatedField, ScopedViewSet
+from backend.filters import ScopedFilterSet
 from screening.core.errors import InvalidInput, NotAllowed
 from screening.core.permissions import IsSchoolAdmin, IsStaff, SchoolAdminWrites
 from screening.directory import roster, selectors, services
@@ -106,19 +107,8 @@ class StudentWriteSerializer(serializers.ModelSerializer):  # type: ignore[type-
             raise serializers.ValidationError(_("The birth date gives an age outside 5–40."))
         return value
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        school_class = attrs.get("school_class") or getattr(self.instance, "school_class", None)
-        number = attrs.get("number", getattr(self.instance, "number", None))
-        if school_class is not None and number:
-            clash = Student.objects.filter(school_id=school_class.school_id, number=number)
-            if self.instance is not None:
-                clash = clash.exclude(pk=self.instance.pk)
-            if clash.exists():
-                raise serializers.ValidationError({"number": [_("Another student of this school has this number.")]})
-        return attrs
 
-
-class StudentFilter(django_filters.FilterSet):
+class StudentFilter(ScopedFilterSet):
     q = django_filters.CharFilter(method="search", label=gettext_lazy("name, number or public id"))
     grade = django_filters.NumberFilter(field_name="school_class__grade")
 
@@ -127,9 +117,7 @@ class StudentFilter(django_filters.FilterSet):
         fields = ["school_class", "is_active", "gender"]
 
     def search(self, queryset: Any, name: str, value: str) -> Any:
-        from django.db.models import Q
-
-        return queryset.filter(Q(name__icontains=value) | Q(number__icontains=value) | Q(public_id__iexact=value))
+        return selectors.students_matching(queryset, value)
 
 
 class AccessCodeSerializer(serializers.Serializer):  # type: ignore[type-arg]

@@ -96,7 +96,7 @@ class SchoolClass(models.Model):
         verbose_name_plural = _("classes")
 
     def __str__(self) -> str:
-        return self.name
+        return f"{self.name} · {self.school} · {self.school_year}"
 
 
 class Student(models.Model):
@@ -193,6 +193,11 @@ class Membership(models.Model):
         Hospital, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships"
     )
     region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships")
+    limited_to_classes = models.BooleanField(
+        _("limited to some classes"),
+        default=False,
+        help_text=_("A counsellor who covers only the classes below (of this school). Without it, the whole school."),
+    )
     classes = models.ManyToManyField(
         SchoolClass, blank=True, related_name="counsellor_memberships", verbose_name=_("class scope")
     )

@@ -41,6 +41,7 @@ GENDERS = {
 
 MESSAGES: dict[str, Any] = {
     "missing_column": _("The column “%(column)s” is missing."),
+    "duplicate_column": _("More than one column is headed “%(column)s”; keep one."),
     "required": _("A value is required."),
     "too_long": _("At most %(max)s characters."),
     "bad_date": _("Not a date; use a date cell or YYYY-MM-DD."),
@@ -83,14 +84,16 @@ def read_table(filename: str, content: bytes) -> list[list[Any]]:
     if content[:2] == b"PK" or filename.lower().endswith(".xlsx"):
         from openpyxl import load_workbook
 
+        # In read-only mode the sheet's XML is parsed while iterating, so a damaged file can fail at
+        # any of these steps, with any of many exception types (zip, XML, openpyxl's own).
         try:
             book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many types for a damaged file
+            try:
+                return [list(r) for r in book.worksheets[0].iter_rows(values_only=True)]
+            finally:
+                book.close()
+        except Exception as exc:
             raise ValueError("unreadable") from exc
-        sheet = book.worksheets[0]
-        rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-        book.close()
-        return rows
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = content.decode(encoding)
@@ -98,6 +101,8 @@ def read_table(filename: str, content: bytes) -> list[list[Any]]:
         except UnicodeDecodeError:
             continue
     else:
+        raise ValueError("unreadable")
+    if "\x00" in text:  # binary content; a real csv has no NUL, and PostgreSQL would refuse one
         raise ValueError("unreadable")
     try:
         return [list(r) for r in csv.reader(io.StringIO(text))]
@@ -138,14 +143,8 @@ def parse_roster(filename: str, content: bytes, *, today: dt.date) -> tuple[list
     if not table:
         return [], [Problem(0, "", "empty_file", {})]
     header = table[0]
-    lookup = {_key(h): i for i, h in enumerate(header)}
-    positions: dict[str, int] = {}
-    for field, names in COLUMNS.items():
-        for name in names:
-            if _key(name) in lookup:
-                positions[field] = lookup[_key(name)]
-                break
-    problems = [
+    positions, problems = _columns(header)
+    problems += [
         Problem(1, COLUMNS[f][0], "missing_column", {"column": f"{COLUMNS[f][0]} / {COLUMNS[f][1]}"})
         for f in REQUIRED
         if f not in positions
@@ -171,6 +170,23 @@ def parse_roster(filename: str, content: bytes, *, today: dt.date) -> tuple[list
         problems.extend(row_problems)
         rows.append(row)
     return rows, problems
+
+
+def _columns(header: list[Any]) -> tuple[dict[str, int], list[Problem]]:
+    """Where each field is in the header row. A field named by two columns (``姓名`` twice, or
+    ``姓名`` and ``name``) is a problem: which one holds the data cannot be guessed."""
+    keys = [_key(h) for h in header]
+    positions: dict[str, int] = {}
+    problems: list[Problem] = []
+    for field, names in COLUMNS.items():
+        aliases = {_key(n) for n in names}
+        found = [i for i, k in enumerate(keys) if k in aliases]
+        if len(found) > 1:
+            shown = " / ".join(dict.fromkeys(_text(header[i]) for i in found))
+            problems.append(Problem(1, _text(header[found[1]]), "duplicate_column", {"column": shown}))
+        if found:
+            positions[field] = found[0]
+    return positions, problems
 
 
 def _check_row(
@@ -207,7 +223,7 @@ def _check_row(
     grade_text = _text(cells.get("grade"))
     if not grade_text:
         fail("grade", "required")
-    elif not grade_text.isdigit() or not 1 <= int(grade_text) <= 12:
+    elif not re.fullmatch(r"[0-9]{1,2}", grade_text) or not 1 <= int(grade_text) <= 12:  # not isdigit(): "²" passes it
         fail("grade", "bad_grade")
     else:
         row["grade"] = int(grade_text)

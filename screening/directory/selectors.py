@@ -15,10 +15,15 @@ def student_list(*, user: Any, school_class: int | None = None, q: str = "", act
     if school_class:
         qs = qs.filter(school_class_id=school_class)
     if q:
-        qs = qs.filter(Q(name__icontains=q) | Q(number__icontains=q) | Q(public_id__iexact=q))
+        qs = students_matching(qs, q)
     if active is not None:
         qs = qs.filter(is_active=active)
     return qs
+
+
+def students_matching[QS: QuerySet[Student]](queryset: QS, text: str) -> QS:
+    """Students whose name or number contains ``text``, or whose public id is ``text``."""
+    return queryset.filter(Q(name__icontains=text) | Q(number__icontains=text) | Q(public_id__iexact=text))
 
 
 def class_list(*, user: Any) -> QuerySet[SchoolClass]:
@@ -33,6 +38,7 @@ def class_list(*, user: Any) -> QuerySet[SchoolClass]:
 
 
 def school_list(*, user: Any) -> QuerySet[School]:
+    """Schools the user may see (their own; an analyst's whole region)."""
     return School.objects.visible_to(user).select_related("region")
 
 

@@ -8,13 +8,14 @@ import json
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from rest_framework.authtoken.models import Token
 
 from screening.core.audit import Action, audit_record, audit_students
 from screening.core.auth import access_code_hash, new_access_code
-from screening.core.errors import Conflict
+from screening.core.errors import Conflict, InvalidInput
 from screening.directory import roster
 from screening.directory.models import Region, RosterImport, School, SchoolClass, Student
 
@@ -52,13 +53,28 @@ def student_user_ensure(*, student: Student) -> Any:
     return student.user
 
 
+def _students_signed_out(students: list[Student]) -> None:
+    """End every session and API token of these students: a new code is how a leaked one is
+    withdrawn, so whoever signed in with the old code must not stay signed in."""
+    user_ids = [s.user_id for s in students if s.user_id]
+    if not user_ids:
+        return
+    Token.objects.filter(user_id__in=user_ids).delete()
+    users = list(get_user_model().objects.filter(pk__in=user_ids))
+    for user in users:
+        user.set_unusable_password()  # a new password hash changes the session hash: sessions end
+    get_user_model().objects.bulk_update(users, ["password"])
+
+
 def student_access_code_issue(*, actor: Any, student: Student) -> str:
-    """Issue a new access code for one student; the old one stops working. Returns the code once."""
+    """Issue a new access code for one student; the old one stops working and every session or
+    token signed in with it ends. Returns the code once."""
     code = new_access_code()
     with transaction.atomic():
         Student.objects.filter(pk=student.pk).update(
             access_code_hash=access_code_hash(student.public_id, code), access_code_issued_at=timezone.now()
         )
+        _students_signed_out([student])
         audit_record(
             actor=actor, action=Action.UPDATE, object_type="access_code", object_id=student.pk,
             student_public_id=student.public_id, school_id=student.school_id,
@@ -72,16 +88,19 @@ def class_access_codes_issue(*, actor: Any, school_class: SchoolClass) -> list[t
     Codes are stored only as hashes, so a sheet can only carry new codes: printing it replaces the
     class's previous codes.
     """
-    students = list(Student.objects.filter(school_class=school_class, is_active=True).order_by("number"))
     now = timezone.now()
     issued = []
     with transaction.atomic():
+        students = list(
+            Student.objects.select_for_update().filter(school_class=school_class, is_active=True).order_by("number")
+        )
         for student in students:
             code = new_access_code()
             student.access_code_hash = access_code_hash(student.public_id, code)
             student.access_code_issued_at = now
             issued.append((student, code))
         Student.objects.bulk_update(students, ["access_code_hash", "access_code_issued_at"])
+        _students_signed_out(students)
         audit_students(actor=actor, action=Action.EXPORT, students=students, object_type="access_code_sheet")
     return issued
 
@@ -122,6 +141,9 @@ def roster_apply(*, actor: Any, roster_import: RosterImport) -> RosterImport:
     so a roster previewed before someone else's change still applies correctly.
     """
     with transaction.atomic():
+        # One apply per school at a time: two different rosters of one school applied at once
+        # would both insert the same new students.
+        School.objects.select_for_update().filter(pk=roster_import.school_id).first()
         record = RosterImport.objects.select_for_update().get(pk=roster_import.pk)
         if record.status == RosterImport.Status.APPLIED:
             return record
@@ -138,6 +160,10 @@ def roster_apply(*, actor: Any, roster_import: RosterImport) -> RosterImport:
         record.summary = {"rows": len(rows), **diff["counts"]}
         record.rows_encrypted = ""  # the roster is in the directory now; keep no second copy
         record.save(update_fields=["status", "applied_at", "applied_by", "summary", "rows_encrypted"])
+        audit_record(
+            actor=actor, action=Action.UPDATE, object_type="roster_import", object_id=record.pk,
+            school_id=record.school_id, detail={"status": "applied", **diff["counts"]},
+        )
         audit_students(actor=actor, action=Action.CREATE, students=created)
         audit_students(actor=actor, action=Action.UPDATE, students=updated)
     return record
@@ -217,26 +243,45 @@ def _students_update(classes: dict[str, SchoolClass], pairs: list[tuple[Student,
     return students
 
 
+def _number_taken() -> InvalidInput:
+    return InvalidInput(fields={"number": [_("Another student of this school has this number.")]}, code="number_taken")
+
+
 def student_create(*, actor: Any, school_class: SchoolClass, **fields: Any) -> tuple[Student, str]:
-    """Add one student to a class (outside a roster import). Returns the student and their access code."""
+    """Add one student to a class (outside a roster import). Returns the student and their access code.
+
+    A number already used at the school is refused; two identical requests at once give one
+    student and one refusal, never an error.
+    """
     code = new_access_code()
-    with transaction.atomic():
-        student = Student(school_id=school_class.school_id, school_class=school_class, **fields)
-        student.access_code_hash = access_code_hash(student.public_id, code)
-        student.access_code_issued_at = timezone.now()
-        student.save()
-        audit_students(actor=actor, action=Action.CREATE, students=[student])
+    try:
+        with transaction.atomic():
+            if Student.objects.filter(school_id=school_class.school_id, number=fields.get("number")).exists():
+                raise _number_taken()
+            student = Student(school_id=school_class.school_id, school_class=school_class, **fields)
+            student.access_code_hash = access_code_hash(student.public_id, code)
+            student.access_code_issued_at = timezone.now()
+            student.save()
+            audit_students(actor=actor, action=Action.CREATE, students=[student])
+    except IntegrityError:
+        raise _number_taken() from None
     return student, code
 
 
 def student_update(*, actor: Any, student: Student, **fields: Any) -> Student:
     """Change a student's roster details (the class must be of the same school)."""
-    with transaction.atomic():
-        for name, value in fields.items():
-            setattr(student, name, value)
-        student.save()
-        audit_record(
-            actor=actor, action=Action.UPDATE, object_type="directory.Student", object_id=student.pk,
-            student_public_id=student.public_id, school_id=student.school_id, detail={"fields": sorted(fields)},
-        )
+    number = fields.get("number")
+    if number and Student.objects.filter(school_id=student.school_id, number=number).exclude(pk=student.pk).exists():
+        raise _number_taken()
+    try:
+        with transaction.atomic():
+            for name, value in fields.items():
+                setattr(student, name, value)
+            student.save()
+            audit_record(
+                actor=actor, action=Action.UPDATE, object_type="directory.Student", object_id=student.pk,
+                student_public_id=student.public_id, school_id=student.school_id, detail={"fields": sorted(fields)},
+            )
+    except IntegrityError:
+        raise _number_taken() from None
     return student

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from screening.core.auth import student_login_name
@@ -111,14 +112,30 @@ class RosterUploadForm(forms.Form):
         return upload
 
 
+# The audit log's date filters accept these days only: far-off dates overflow when a day is turned
+# into a local midnight or compared in UTC, and no entry can lie outside them.
+AUDIT_FIRST_DAY = dt.date(2000, 1, 1)
+AUDIT_LAST_DAY = dt.date(2100, 12, 31)
+
+
+def _audit_date_field(label: Any) -> forms.DateField:
+    attrs = {"type": "date", "min": AUDIT_FIRST_DAY.isoformat(), "max": AUDIT_LAST_DAY.isoformat()}
+    return forms.DateField(label=label, required=False, widget=forms.DateInput(attrs=attrs))
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
 class AuditFilterForm(forms.Form):
-    """Filters of the audit log page; :meth:`api_params` gives the API's names for the same filters."""
+    """Filters of the audit log page: :meth:`filters` for ``audit_event_list``, :meth:`api_params`
+    for the CSV export's link, so both hold the same rows."""
 
     action = forms.ChoiceField(label=_("Action"), required=False)
     student_public_id = forms.CharField(label=_("Student public id"), required=False, max_length=32)
     actor = forms.CharField(label=_("Actor"), required=False, max_length=150)
-    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("To (inclusive)"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = _audit_date_field(_("From"))
+    date_to = _audit_date_field(_("To (inclusive)"))
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -126,17 +143,39 @@ class AuditFilterForm(forms.Form):
         assert isinstance(field, forms.ChoiceField)
         field.choices = [("", _("All actions")), *AuditEvent.Action.choices]
 
-    def api_params(self) -> dict[str, str]:
-        """Query parameters of ``/api/v1/audit-events/`` (and its CSV export) for these filters.
+    def _clean_day(self, name: str) -> dt.date | None:
+        day: dt.date | None = self.cleaned_data.get(name)
+        if day is not None and not AUDIT_FIRST_DAY <= day <= AUDIT_LAST_DAY:
+            raise forms.ValidationError(
+                _("Choose a date from %(first)s to %(last)s."), code="date_out_of_range",
+                params={"first": AUDIT_FIRST_DAY.isoformat(), "last": AUDIT_LAST_DAY.isoformat()},
+            )
+        return day
+
+    def clean_date_from(self) -> dt.date | None:
+        return self._clean_day("date_from")
+
+    def clean_date_to(self) -> dt.date | None:
+        return self._clean_day("date_to")
+
+    def filters(self) -> dict[str, Any]:
+        """Keyword arguments for ``selectors.audit_event_list``; an invalid form filters nothing.
 
         Dates are whole local days: ``until`` is midnight after the last day.
         """
         if not self.is_valid():
             return {}
         d = self.cleaned_data
-        params = {k: d[k].strip() for k in ("action", "student_public_id", "actor") if d.get(k, "").strip()}
+        found: dict[str, Any] = {k: d[k].strip() for k in ("action", "student_public_id", "actor") if d.get(k, "").strip()}
         if d.get("date_from"):
-            params["since"] = f"{d['date_from'].isoformat()}T00:00:00"
+            found["since"] = _local_midnight(d["date_from"])
         if d.get("date_to"):
-            params["until"] = f"{(d['date_to'] + dt.timedelta(days=1)).isoformat()}T00:00:00"
-        return params
+            found["until"] = _local_midnight(d["date_to"] + dt.timedelta(days=1))
+        return found
+
+    def api_params(self) -> dict[str, str]:
+        """Query parameters of ``/api/v1/audit-events/`` (and its CSV export) for these filters."""
+        return {
+            k: v.replace(tzinfo=None).isoformat() if isinstance(v, dt.datetime) else v
+            for k, v in self.filters().items()
+        }

@@ -15,9 +15,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from screening.core.access import principal_of
-from screening.core.api import AuditEventFilter
 from screening.core.errors import Conflict
-from screening.core.models import AuditEvent
+from screening.core.selectors import audit_event_list
 from screening.directory import roster, selectors, services
 from screening.directory.models import RosterImport, School
 from screening.directory.sheets import access_code_sheet
@@ -100,7 +99,7 @@ def class_access_sheet(request: HttpRequest, pk: int) -> HttpResponse:
 def audit_log(request: HttpRequest) -> HttpResponse:
     """The school's audit log with the API's filters, so the CSV export holds exactly these rows."""
     form = AuditFilterForm(request.GET or None)
+    events = audit_event_list(user=request.user, **form.filters())
     params = form.api_params()
-    events = AuditEventFilter(params, queryset=AuditEvent.objects.visible_to(request.user)).qs
     export_url = reverse("api:audit-event-export") + ("?" + urlencode(params) if params else "")
     return render(request, "web/audit_log.html", {"form": form, "page": paginate(request, events), "export_url": export_url})

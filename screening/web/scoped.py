@@ -58,5 +58,8 @@ def admin_of(request: HttpRequest, obj: Any) -> bool:
 
 
 def paginate(request: HttpRequest, queryset: Any) -> Page[Any]:
-    """One page of ``queryset`` (50 rows); a bad or too-high page number gives the nearest page."""
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    """One page of ``queryset`` (50 rows); a bad or too-high page number gives the nearest page.
+
+    A POST (the student search) carries its page number in the body, with the search text."""
+    number = request.POST.get("page") if request.method == "POST" else request.GET.get("page")
+    return Paginator(queryset, PAGE_SIZE).get_page(number)

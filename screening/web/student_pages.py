@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from screening.core.access import principal_of
 from screening.core.audit import Action, audit_students
@@ -17,23 +17,39 @@ from screening.web.scoped import admin_of, forbidden, paginate, school_admin_req
 
 def _is_school_staff(request: HttpRequest) -> bool:
     p = principal_of(request.user)
-    return bool(p.admin_school_ids or p.counsellor_school_ids or p.counsellor_class_ids)
+    return p.covers_students
+
+
+def _filter_data(request: HttpRequest) -> QueryDict | None:
+    """The list's filters. The search text is read from a POST body only: it is often a name, and a
+    name in a URL lands in the browser history and the access logs (DESIGN.md §4). The class
+    filter and the page number may come in the query string."""
+    if request.method == "POST":
+        return request.POST
+    data = request.GET.copy()
+    data.pop("q", None)
+    return data or None
 
 
 def student_list_page(request: HttpRequest, *, home: bool = False) -> HttpResponse:
     """The students the user covers, filtered by class and a search, 50 a page."""
     if not _is_school_staff(request):
         return forbidden(request)
-    form = StudentFilterForm(request.GET or None, classes=selectors.class_list(user=request.user))
-    page = paginate(request, selectors.student_list(user=request.user, **form.filters()))
+    form = StudentFilterForm(_filter_data(request), classes=selectors.class_list(user=request.user))
+    filters = form.filters()
+    page = paginate(request, selectors.student_list(user=request.user, **filters))
     audit_students(actor=request.user, action=Action.LIST, students=page.object_list)
-    context = {"form": form, "page": page, "home": home}
+    context = {
+        "form": form, "page": page, "home": home,
+        "search": filters.get("q", ""), "class_id": filters.get("school_class"),
+    }
     htmx = getattr(request, "htmx", None)  # django-htmx's middleware sets it
     if htmx and not htmx.boosted:
         return render(request, "web/_student_results.html", context)
     return render(request, "web/students.html", context)
 
 
+@require_http_methods(["GET", "POST"])
 @login_required
 def students(request: HttpRequest) -> HttpResponse:
     return student_list_page(request)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from screening.demo import directory
 
@@ -16,6 +17,12 @@ class Command(BaseCommand):
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.IS_PRODUCTION:
+            # It resets every demo account's password to a published one and makes a superuser.
+            raise CommandError(
+                "seed_demo refuses to run in production (XINQIAO_ENV=production): it creates a superuser "
+                "and sets published demo passwords."
+            )
         result = directory.seed()
         base = options["base_url"].rstrip("/")
         w = self.stdout.write
