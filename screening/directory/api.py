@@ -275,14 +275,7 @@ class RosterUploadSerializer(serializers.Serializer):  # type: ignore[type-arg]
     school_year = serializers.IntegerField(required=False, min_value=2000, max_value=2100)
 
     def validate_file(self, value: Any) -> Any:
-        from django.conf import settings
-
-        name = value.name.lower()
-        if not (name.endswith(".xlsx") or name.endswith(".csv")):
-            raise serializers.ValidationError(_("Upload an .xlsx or .csv file."))
-        if value.size > settings.XINQIAO_ROSTER_MAX_BYTES:
-            raise serializers.ValidationError(_("The file is too large."))
-        return value
+        return roster.validate_upload(value)
 
 
 @extend_schema_view(

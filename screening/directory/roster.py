@@ -70,6 +70,19 @@ class Problem:
         return {"row": self.row, "column": self.column, "code": self.code, "params": self.params}
 
 
+def validate_upload(upload: Any) -> Any:
+    """The uploaded file itself (before any row is read): an .xlsx or .csv within the size limit.
+    Used by the page's form and the API's serializer alike."""
+    from django.conf import settings
+
+    name = upload.name.lower()
+    if not (name.endswith(".xlsx") or name.endswith(".csv")):
+        raise ValidationError(_("Upload an .xlsx or .csv file."), code="file_type")
+    if upload.size > settings.XINQIAO_ROSTER_MAX_BYTES:
+        raise ValidationError(_("The file is too large."), code="file_size")
+    return upload
+
+
 def message_for(problem: dict[str, Any]) -> str:
     """The problem's message in the active language."""
     return str(MESSAGES.get(problem["code"], MESSAGES["unreadable"])) % problem.get("params", {})

@@ -4,7 +4,6 @@ import datetime as dt
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -13,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from screening.core.auth import student_login_name
 from screening.core.models import AuditEvent
+from screening.directory import roster
 from screening.directory.models import School, SchoolClass
 
 
@@ -103,13 +103,7 @@ class RosterUploadForm(forms.Form):
         return cleaned
 
     def clean_file(self) -> Any:
-        upload = self.cleaned_data["file"]
-        name = upload.name.lower()
-        if not (name.endswith(".xlsx") or name.endswith(".csv")):
-            raise forms.ValidationError(_("Upload an .xlsx or .csv file."))
-        if upload.size > settings.XINQIAO_ROSTER_MAX_BYTES:
-            raise forms.ValidationError(_("The file is too large."))
-        return upload
+        return roster.validate_upload(self.cleaned_data["file"])
 
 
 # The audit log's date filters accept these days only: far-off dates overflow when a day is turned
