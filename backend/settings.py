@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "axes",
     "screening.core",
     "screening.directory",
+    "screening.campaigns",
     "screening.web",
 ]
 

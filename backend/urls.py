@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from screening.campaigns import api as campaigns_api
 from screening.core import api as core_api
 from screening.directory import api as directory_api
 
@@ -15,6 +16,7 @@ router.register("students", directory_api.StudentViewSet, basename="student")
 router.register("memberships", directory_api.MembershipViewSet, basename="membership")
 router.register("roster-imports", directory_api.RosterImportViewSet, basename="roster-import")
 router.register("audit-events", core_api.AuditEventViewSet, basename="audit-event")
+router.register("campaigns", campaigns_api.CampaignViewSet, basename="campaign")
 
 api_v1 = [
     path("auth/token/", core_api.TokenView.as_view(), name="auth-token"),

@@ -158,19 +158,39 @@ def _in_regions(p: Principal, path_field: str) -> Q:
     return q
 
 
+def _student_q(p: Principal, via: str = "") -> Q:
+    """Who covers which students, as a condition on a Student reached through ``via``
+    (``""`` for Student itself, ``"student"`` for a row that belongs to a student)."""
+    pre = f"{via}__" if via else ""
+    q = NOTHING
+    if p.admin_school_ids or p.counsellor_school_ids:
+        q |= Q(**{f"{pre}school_id__in": p.admin_school_ids | p.counsellor_school_ids})
+    for school, class_ids in p.counsellor_class_scopes:
+        if class_ids:
+            q |= Q(**{f"{pre}school_id": school, f"{pre}school_class_id__in": class_ids})
+    if p.student_id is not None:
+        q |= Q(**{f"{pre}pk": p.student_id})
+    return q
+
+
 def students_rule(p: Principal) -> Q:
     """Students: school admins see their school; counsellors their school or their classes;
     a student sees themself. Liaisons and analysts see no student record (they get referral
     packets and aggregates instead)."""
-    q = NOTHING
-    if p.admin_school_ids or p.counsellor_school_ids:
-        q |= Q(school_id__in=p.admin_school_ids | p.counsellor_school_ids)
-    for school, class_ids in p.counsellor_class_scopes:
-        if class_ids:
-            q |= Q(school_id=school, school_class_id__in=class_ids)
+    return _student_q(p)
+
+
+def campaigns_rule(p: Principal) -> Q:
+    """Campaigns: the school's admins and counsellors; a student sees those assigned to them."""
+    q = Q(school_id__in=p.staff_school_ids) if p.staff_school_ids else NOTHING
     if p.student_id is not None:
-        q |= Q(pk=p.student_id)
+        q |= Q(assignments__student_id=p.student_id)  # one assignment per student: no repeats
     return q
+
+
+def assignments_rule(p: Principal) -> Q:
+    """Assignments follow their student: whoever covers the student sees the assignment."""
+    return _student_q(p, via="student")
 
 
 def classes_rule(p: Principal) -> Q:
@@ -235,6 +255,8 @@ RULES: dict[str, Callable[[Principal], Q]] = {
     "directory.Membership": memberships_rule,
     "directory.RosterImport": roster_imports_rule,
     "core.AuditEvent": audit_events_rule,
+    "campaigns.Campaign": campaigns_rule,
+    "campaigns.Assignment": assignments_rule,
 }
 
 def scope[QS: models.QuerySet[Any]](queryset: QS, user: Any) -> QS:

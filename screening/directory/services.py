@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.authtoken.models import Token
 
+from screening.campaigns.services import campaign_assignments_sync
 from screening.core.audit import Action, audit_record, audit_students
 from screening.core.auth import access_code_hash, new_access_code
 from screening.core.errors import Conflict, InvalidInput
@@ -166,6 +167,7 @@ def roster_apply(*, actor: Any, roster_import: RosterImport) -> RosterImport:
         )
         audit_students(actor=actor, action=Action.CREATE, students=created)
         audit_students(actor=actor, action=Action.UPDATE, students=updated)
+        campaign_assignments_sync(school_id=record.school_id)
     return record
 
 
@@ -263,6 +265,7 @@ def student_create(*, actor: Any, school_class: SchoolClass, **fields: Any) -> t
             student.access_code_issued_at = timezone.now()
             student.save()
             audit_students(actor=actor, action=Action.CREATE, students=[student])
+            campaign_assignments_sync(school_id=student.school_id)
     except IntegrityError:
         raise _number_taken() from None
     return student, code

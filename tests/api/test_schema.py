@@ -7,6 +7,7 @@ shape, and nothing may be a 500. The API docs page must work offline.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 import schemathesis
 from django.core import signals
 from django.db import close_old_connections
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
@@ -24,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from backend.wsgi import application
+from screening.campaigns.services import campaign_create
 from screening.core.models import AuditEvent
 from screening.directory.services import roster_preview
 
@@ -37,6 +40,7 @@ EXPECTED_PATHS = {
     "/api/v1/students/{public_id}/access-code/", "/api/v1/memberships/", "/api/v1/memberships/{id}/",
     "/api/v1/roster-imports/", "/api/v1/roster-imports/{id}/", "/api/v1/roster-imports/{id}/apply/",
     "/api/v1/audit-events/", "/api/v1/audit-events/{id}/", "/api/v1/audit-events/export/",
+    "/api/v1/campaigns/", "/api/v1/campaigns/{id}/", "/api/v1/campaigns/{id}/launch/", "/api/v1/campaigns/{id}/close/",
 }
 
 
@@ -89,6 +93,10 @@ def cast_ids(cast: Any) -> dict[str, dict[str, Any]]:
         "roster-imports": {"id": roster_preview(actor=cast.diana, school=cast.dongshan, filename="r.csv",
                                                 content=ROSTER).pk},
         "audit-events": {"id": event.pk},
+        "campaigns": {"id": campaign_create(
+            actor=cast.diana, school=cast.dongshan, name="schema", instruments=["phq9"], target_classes=[cast.ds_7_1],
+            opens_at=timezone.now(), closes_at=timezone.now() + dt.timedelta(days=7),
+        ).pk},
     }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from screening.demo import directory
+from screening.demo import campaigns, directory
 
 
 class Command(BaseCommand):
@@ -24,6 +24,7 @@ class Command(BaseCommand):
                 "and sets published demo passwords."
             )
         result = directory.seed()
+        campaign_rows = campaigns.seed()
         base = options["base_url"].rstrip("/")
         w = self.stdout.write
         w(self.style.SUCCESS(f"Demo data ready: {result['students']} students (all names invented)."))
@@ -31,6 +32,8 @@ class Command(BaseCommand):
             s = record.summary
             w(f"  roster {plan.code}: {s.get('rows', 0)} rows, {s.get('create', 0)} new, "
               f"{s.get('update', 0)} changed, {s.get('unchanged', 0)} unchanged")
+        for line in campaigns.describe(campaign_rows):
+            w(line)
         w("")
         w(f"Staff sign-in: {base}/login/   password for every demo account: {directory.DEMO_PASSWORD}")
         w(f"  {'admin':<22} platform admin ({base}/admin/)")

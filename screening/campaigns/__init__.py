@@ -1,0 +1,1 @@
+"""Screening campaigns and their assignments (consent, answering and results build on these)."""

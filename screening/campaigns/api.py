@@ -1,0 +1,109 @@
+"""API for campaigns: heads of centre create, launch and close; the school's staff read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+import scoring
+from backend.api import ErrorSerializer, ScopedRelatedField, ScopedViewSet
+from screening.campaigns import services
+from screening.campaigns.models import Assignment, Campaign
+from screening.core.errors import NotAllowed
+from screening.core.permissions import IsSchoolAdmin, IsStaff, SchoolAdminWrites
+from screening.directory.models import School, SchoolClass
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid input, with field messages."),
+    401: OpenApiResponse(ErrorSerializer, description="Not signed in."),
+    403: OpenApiResponse(ErrorSerializer, description="Visible, but not yours to change."),
+    404: OpenApiResponse(ErrorSerializer, description="Missing or out of scope (the two look the same)."),
+    409: OpenApiResponse(ErrorSerializer, description="The campaign's state does not allow this."),
+}
+
+
+class CampaignSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    target_classes = serializers.PrimaryKeyRelatedField(many=True, read_only=True)  # type: ignore[var-annotated]
+    assignments = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id", "school", "name", "instruments", "profiles", "stepped", "target_classes", "target_grades",
+            "opens_at", "closes_at", "consent_mode", "students_see_results", "status", "launched_at", "closed_at",
+            "assignments",
+        ]
+
+    def get_assignments(self, obj: Campaign) -> dict[str, int]:
+        """Assignment counts by status (what the students' classes have done so far)."""
+        return {s: getattr(obj, f"n_{s}", 0) for s in Assignment.Status.values}
+
+
+class CampaignWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    school = ScopedRelatedField(queryset=School.objects.all())
+    name = serializers.CharField(max_length=120)
+    instruments = serializers.ListField(child=serializers.ChoiceField(choices=list(scoring.instrument_codes())), min_length=1, max_length=20)
+    profiles = serializers.DictField(child=serializers.CharField(max_length=60), required=False)
+    target_classes = ScopedRelatedField(queryset=SchoolClass.objects.all(), many=True, required=False)
+    target_grades = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=12), required=False, max_length=12)
+    opens_at = serializers.DateTimeField()
+    closes_at = serializers.DateTimeField()
+    consent_mode = serializers.ChoiceField(choices=Campaign.ConsentMode.choices, required=False)
+    students_see_results = serializers.BooleanField(required=False)
+    stepped = serializers.BooleanField(required=False)
+
+
+class CountSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    campaign = CampaignSerializer()
+    changed = serializers.IntegerField(help_text="Assignments added (launch) or marked missed (close).")
+
+
+@extend_schema_view(
+    list=extend_schema(responses={200: CampaignSerializer(many=True), **{k: ERRORS[k] for k in (400, 401, 403, 404)}}),
+    retrieve=extend_schema(responses={200: CampaignSerializer, **{k: ERRORS[k] for k in (401, 403, 404)}}),
+    create=extend_schema(request=CampaignWriteSerializer, responses={201: CampaignSerializer, **{k: ERRORS[k] for k in (400, 401, 403)}}),
+)
+class CampaignViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin):
+    """Screening campaigns of the user's school(s)."""
+
+    queryset = Campaign.objects.select_related("school").prefetch_related("target_classes")
+    serializer_class = CampaignSerializer
+    permission_classes = [IsStaff, SchoolAdminWrites]
+    filterset_fields = ["school", "status"]
+
+    def get_queryset(self) -> QuerySet[Campaign]:
+        counts = {f"n_{s}": Count("assignments", filter=Q(assignments__status=s)) for s in Assignment.Status.values}
+        return super().get_queryset().annotate(**counts).order_by("-opens_at", "-id")
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = CampaignWriteSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        if not IsSchoolAdmin().has_object_permission(request, self, fields["school"]):
+            raise NotAllowed()
+        campaign = services.campaign_create(actor=request.user, **fields)
+        return Response(CampaignSerializer(self.get_queryset().get(pk=campaign.pk)).data, status=status.HTTP_201_CREATED)
+
+    def _transition(self, request: Request, change: Any) -> Response:
+        campaign = self.get_object()
+        changed = change(actor=request.user, campaign=campaign)
+        return Response({"campaign": CampaignSerializer(self.get_queryset().get(pk=campaign.pk)).data, "changed": changed})
+
+    @extend_schema(request=None, responses={200: CountSerializer, **{k: ERRORS[k] for k in (401, 403, 404, 409)}},
+                   description="Open the campaign: one assignment per eligible student. Repeating it only adds "
+                   "students who became eligible since.")
+    @action(detail=True, methods=["post"], permission_classes=[IsSchoolAdmin])
+    def launch(self, request: Request, pk: str | None = None) -> Response:
+        return self._transition(request, services.campaign_launch)
+
+    @extend_schema(request=None, responses={200: CountSerializer, **{k: ERRORS[k] for k in (401, 403, 404, 409)}},
+                   description="Close the campaign: unfinished assignments become missed. Closing twice changes nothing.")
+    @action(detail=True, methods=["post"], permission_classes=[IsSchoolAdmin])
+    def close(self, request: Request, pk: str | None = None) -> Response:
+        return self._transition(request, services.campaign_close)
