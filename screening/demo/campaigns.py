@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
