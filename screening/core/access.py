@@ -38,6 +38,13 @@ ROLE_LABELS = {
 }
 
 
+def school_of(obj: Any) -> int | None:
+    """The school an object belongs to; a school belongs to itself (it has no ``school_id``)."""
+    if getattr(getattr(obj, "_meta", None), "label", "") == "directory.School":
+        return int(obj.pk)
+    return getattr(obj, "school_id", None)
+
+
 @dataclass(frozen=True)
 class Principal:
     """What one signed-in user is, today. Built from active memberships only."""
@@ -64,6 +71,10 @@ class Principal:
     def staff_school_ids(self) -> frozenset[int]:
         """Schools where this user works as admin or counsellor (whole or part)."""
         return self.admin_school_ids | self.counsellor_school_ids | self.counsellor_class_school_ids
+
+    def heads_school_of(self, obj: Any) -> bool:
+        """Is this user head of the psychological centre at the school ``obj`` belongs to?"""
+        return school_of(obj) in self.admin_school_ids
 
     @property
     def covers_students(self) -> bool:

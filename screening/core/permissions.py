@@ -11,14 +11,6 @@ from rest_framework.request import Request
 
 from screening.core.access import principal_of
 
-
-def school_of(obj: Any) -> int | None:
-    """The school an object belongs to; a school belongs to itself (it has no ``school_id``)."""
-    if getattr(getattr(obj, "_meta", None), "label", "") == "directory.School":
-        return obj.pk
-    return getattr(obj, "school_id", None)
-
-
 NO_ROLE = _("Your account has no role that may use this. Ask your administrator.")
 
 
@@ -49,7 +41,7 @@ class SchoolAdminWrites(BasePermission):
         if request.method in SAFE_METHODS:
             return True
         p = principal_of(request.user)
-        return p.platform_admin or school_of(obj) in p.admin_school_ids
+        return p.platform_admin or p.heads_school_of(obj)
 
 
 class IsSchoolAdmin(BasePermission):
@@ -61,4 +53,4 @@ class IsSchoolAdmin(BasePermission):
 
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
         p = principal_of(request.user)
-        return p.platform_admin or school_of(obj) in p.admin_school_ids
+        return p.platform_admin or p.heads_school_of(obj)

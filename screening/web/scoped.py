@@ -54,7 +54,7 @@ def school_admin_required[F: Callable[..., HttpResponse]](view: F) -> F:
 
 def admin_of(request: HttpRequest, obj: Any) -> bool:
     """Is the user head of centre at the object's school?"""
-    return getattr(obj, "school_id", None) in principal_of(request.user).admin_school_ids
+    return principal_of(request.user).heads_school_of(obj)
 
 
 def paginate(request: HttpRequest, queryset: Any) -> Page[Any]:

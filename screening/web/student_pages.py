@@ -15,11 +15,6 @@ from screening.web.forms import StudentFilterForm
 from screening.web.scoped import admin_of, forbidden, paginate, school_admin_required, visible_or_404
 
 
-def _is_school_staff(request: HttpRequest) -> bool:
-    p = principal_of(request.user)
-    return p.covers_students
-
-
 def _filter_data(request: HttpRequest) -> QueryDict | None:
     """The list's filters. The search text is read from a POST body only: it is often a name, and a
     name in a URL lands in the browser history and the access logs (DESIGN.md §4). The class
@@ -33,7 +28,7 @@ def _filter_data(request: HttpRequest) -> QueryDict | None:
 
 def student_list_page(request: HttpRequest, *, home: bool = False) -> HttpResponse:
     """The students the user covers, filtered by class and a search, 50 a page."""
-    if not _is_school_staff(request):
+    if not principal_of(request.user).covers_students:
         return forbidden(request)
     form = StudentFilterForm(_filter_data(request), classes=selectors.class_list(user=request.user))
     filters = form.filters()
