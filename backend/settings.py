@@ -256,6 +256,18 @@ X_FRAME_OPTIONS = "DENY"
 # --- Xinqiao ----------------------------------------------------------------------------------
 XINQIAO_LICENSED_TEXT_PACK = env_str("XINQIAO_LICENSED_TEXT_PACK", "")
 XINQIAO_NATIONAL_HOTLINE = "12356"
+# Links in e-mails (guardian consent, alerts) start with this; no trailing slash.
+XINQIAO_PUBLIC_URL = env_str("XINQIAO_PUBLIC_URL", "" if IS_PRODUCTION else "http://127.0.0.1:8000", required=True).rstrip("/")
+# How long screening answers and results are kept (told to guardians and students in the consent text).
+XINQIAO_RETENTION_YEARS = env_int("XINQIAO_RETENTION_YEARS", 3, minimum=1)
+# A guardian's signed link stays valid this many days (and never past the campaign's close).
+XINQIAO_GUARDIAN_LINK_DAYS = env_int("XINQIAO_GUARDIAN_LINK_DAYS", 14, minimum=1)
+# Guardians who have not answered are reminded every N days, at most M times.
+XINQIAO_CONSENT_REMINDER_DAYS = env_int("XINQIAO_CONSENT_REMINDER_DAYS", 3, minimum=1)
+XINQIAO_CONSENT_REMINDERS_MAX = env_int("XINQIAO_CONSENT_REMINDERS_MAX", 2, minimum=0)
+CELERY_BEAT_SCHEDULE = {
+    "consent-reminders": {"task": "screening.campaigns.tasks.send_consent_reminders", "schedule": 3600.0},
+}
 
 LOGGING = {
     "version": 1,

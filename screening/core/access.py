@@ -10,7 +10,7 @@ nothing. Action rights ("may this user apply a roster") are DRF permission class
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import models
@@ -204,6 +204,38 @@ def assignments_rule(p: Principal) -> Q:
     return _student_q(p, via="student")
 
 
+def _staff_student_q(p: Principal, via: str) -> Q:
+    """As `_student_q`, for rows the student themself must not read (alerts, guardian links)."""
+    return _student_q(replace(p, student_id=None), via=via)
+
+
+def consent_records_rule(p: Principal) -> Q:
+    """Consent records follow their student: staff who cover the student, and the student."""
+    return _student_q(p, via="assignment__student")
+
+
+def guardian_invitations_rule(p: Principal) -> Q:
+    """Guardian links: staff who cover the student (the guardian holds the link, not an account)."""
+    return _staff_student_q(p, via="assignment__student")
+
+
+def submissions_rule(p: Principal) -> Q:
+    """Submissions and their answers: staff who cover the student, and the student themself
+    (whether a student may read their *results* is the campaign's choice, decided in the
+    student's API and pages)."""
+    return _student_q(p, via="student")
+
+
+def results_rule(p: Principal) -> Q:
+    """Results follow their submission."""
+    return _student_q(p, via="submission__student")
+
+
+def crisis_alerts_rule(p: Principal) -> Q:
+    """Crisis alerts: staff who cover the student; never the student."""
+    return _staff_student_q(p, via="student")
+
+
 def classes_rule(p: Principal) -> Q:
     """Classes: as students, by school or by class scope; a student sees their own class."""
     q = NOTHING
@@ -268,6 +300,11 @@ RULES: dict[str, Callable[[Principal], Q]] = {
     "core.AuditEvent": audit_events_rule,
     "campaigns.Campaign": campaigns_rule,
     "campaigns.Assignment": assignments_rule,
+    "campaigns.ConsentRecord": consent_records_rule,
+    "campaigns.GuardianInvitation": guardian_invitations_rule,
+    "campaigns.Submission": submissions_rule,
+    "campaigns.Result": results_rule,
+    "campaigns.CrisisAlert": crisis_alerts_rule,
 }
 
 def scope[QS: models.QuerySet[Any]](queryset: QS, user: Any) -> QS:

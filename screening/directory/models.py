@@ -6,6 +6,7 @@ import datetime as dt
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -65,6 +66,15 @@ class School(models.Model):
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="schools", verbose_name=_("region"))
     crisis_line = models.CharField(_("school 24-hour line"), max_length=40, blank=True)
+    # The hospital whose 24-hour line students see on the crisis page. The school–hospital
+    # agreements (issue #7) name the partner formally; this is the line shown to students.
+    partner_hospital = models.ForeignKey(
+        "Hospital", null=True, blank=True, on_delete=models.SET_NULL, related_name="partner_schools",
+        verbose_name=_("partner hospital"),
+    )
+    # This school's changes to the default tier policy (scoring/tier_policy.yaml), in the form
+    # scoring.tiers.policy_with_overrides documents; checked when saved (clean) and when used.
+    tier_overrides = models.JSONField(_("tier policy overrides"), default=dict, blank=True)
 
     objects = ScopedManager()
 
@@ -72,6 +82,14 @@ class School(models.Model):
         ordering = ["name"]
         verbose_name = _("school")
         verbose_name_plural = _("schools")
+
+    def clean(self) -> None:
+        from scoring.tiers import TierPolicyError, policy_with_overrides
+
+        try:
+            policy_with_overrides(self.tier_overrides or None)
+        except TierPolicyError as exc:
+            raise ValidationError({"tier_overrides": [str(exc)]}) from exc
 
     def __str__(self) -> str:
         return self.name
