@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from screening.campaigns import api as campaigns_api
+from screening.campaigns import api_me as campaigns_me_api
 from screening.core import api as core_api
 from screening.directory import api as directory_api
 
@@ -17,6 +18,9 @@ router.register("memberships", directory_api.MembershipViewSet, basename="member
 router.register("roster-imports", directory_api.RosterImportViewSet, basename="roster-import")
 router.register("audit-events", core_api.AuditEventViewSet, basename="audit-event")
 router.register("campaigns", campaigns_api.CampaignViewSet, basename="campaign")
+router.register("alerts", campaigns_api.CrisisAlertViewSet, basename="alert")
+router.register("assignments", campaigns_api.AssignmentViewSet, basename="assignment")
+router.register("me/assignments", campaigns_me_api.MyAssignmentViewSet, basename="my-assignment")
 
 api_v1 = [
     path("auth/token/", core_api.TokenView.as_view(), name="auth-token"),

@@ -13,8 +13,10 @@ from rest_framework.response import Response
 
 import scoring
 from backend.api import ErrorSerializer, ScopedRelatedField, ScopedViewSet
-from screening.campaigns import services
-from screening.campaigns.models import Assignment, Campaign
+from screening.campaigns import rules, selectors, services
+from screening.campaigns.models import Assignment, Campaign, ConsentRecord, CrisisAlert
+from screening.campaigns.services import consent
+from screening.core.access import principal_of
 from screening.core.errors import NotAllowed
 from screening.core.permissions import IsSchoolAdmin, IsStaff, SchoolAdminWrites
 from screening.directory.models import School, SchoolClass
@@ -64,6 +66,23 @@ class CountSerializer(serializers.Serializer):  # type: ignore[type-arg]
     changed = serializers.IntegerField(help_text="Assignments added (launch) or marked missed (close).")
 
 
+class CompletionRowSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    class_id = serializers.IntegerField()
+    class_name = serializers.CharField()
+    grade = serializers.IntegerField()
+    total = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    in_progress = serializers.IntegerField()
+    submitted = serializers.IntegerField()
+    missed = serializers.IntegerField()
+    guardian_waiting = serializers.IntegerField(help_text="Guardians asked who have not answered yet.")
+    percent = serializers.IntegerField()
+
+
+class InvitedSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    invited = serializers.IntegerField(help_text="Guardians sent a link now.")
+
+
 @extend_schema_view(
     list=extend_schema(responses={200: CampaignSerializer(many=True), **{k: ERRORS[k] for k in (400, 401, 403, 404)}}),
     retrieve=extend_schema(responses={200: CampaignSerializer, **{k: ERRORS[k] for k in (401, 403, 404)}}),
@@ -107,3 +126,110 @@ class CampaignViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModel
     @action(detail=True, methods=["post"], permission_classes=[IsSchoolAdmin])
     def close(self, request: Request, pk: str | None = None) -> Response:
         return self._transition(request, services.campaign_close)
+
+    @extend_schema(responses={200: CompletionRowSerializer(many=True), **{k: ERRORS[k] for k in (401, 403, 404)}},
+                   description="Completion by class (counts only), over the students you cover.")
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def completion(self, request: Request, pk: str | None = None) -> Response:
+        return Response(selectors.completion_by_class(user=request.user, campaign=self.get_object()))
+
+    @extend_schema(request=None, responses={200: InvitedSerializer, **{k: ERRORS[k] for k in (401, 403, 404)}},
+                   description="Send a signed link to every guardian of the campaign not asked yet "
+                   "(launching does this too; students who joined later are included).")
+    @action(detail=True, methods=["post"], url_path="invite-guardians", permission_classes=[IsSchoolAdmin])
+    def invite_guardians(self, request: Request, pk: str | None = None) -> Response:
+        campaign = self.get_object()
+        return Response({"invited": consent.campaign_guardians_invite(actor=request.user, campaign=campaign)})
+
+
+class AssignmentSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    student = serializers.CharField(source="student.public_id")
+    student_name = serializers.CharField(source="student.name")
+    school_class = serializers.IntegerField(source="student.school_class_id")
+    guardian_role = serializers.SerializerMethodField()
+    tier = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Assignment
+        fields = ["id", "campaign", "student", "student_name", "school_class", "status", "guardian", "guardian_role",
+                  "student_consent", "started_at", "submitted_at", "tier"]
+
+    def get_guardian_role(self, obj: Assignment) -> str:
+        """consent (must consent), notice (is told) or none (adult student)."""
+        return rules.guardian_role(obj).value
+
+    def get_tier(self, obj: Assignment) -> str | None:
+        """The submission's tier (red / orange / yellow / green), or null before submission."""
+        submission = getattr(obj, "submission", None) if obj.status == Assignment.Status.SUBMITTED else None
+        return submission.tier if submission is not None else None
+
+
+class ConsentRecordSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = ConsentRecord
+        fields = ["id", "party", "decision", "method", "text_version", "text_sha256", "language", "recorded_by", "at"]
+
+
+class PaperConsentSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    decision = serializers.ChoiceField(choices=[(d.value, d.label) for d in consent.PAPER_DECISIONS])
+    note = serializers.CharField(max_length=2000, help_text="Where the signed form is kept, or how it was given.")
+
+
+@extend_schema_view(
+    list=extend_schema(responses={200: AssignmentSerializer(many=True), **{k: ERRORS[k] for k in (400, 401, 403, 404)}}),
+    retrieve=extend_schema(responses={200: AssignmentSerializer, **{k: ERRORS[k] for k in (401, 403, 404)}}),
+)
+class AssignmentViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Assignments of the students you cover: consent state and progress (staff)."""
+
+    queryset = Assignment.objects.select_related("campaign__school", "student", "submission")
+    serializer_class = AssignmentSerializer
+    permission_classes = [IsStaff]
+    filterset_fields = ["campaign", "status", "guardian", "student__school_class"]
+    audit_reads = True
+
+    @extend_schema(responses={200: ConsentRecordSerializer(many=True), **{k: ERRORS[k] for k in (401, 403, 404)}},
+                   description="Every consent event of this assignment, oldest first.")
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def consents(self, request: Request, pk: str | None = None) -> Response:
+        assignment = self.get_object()
+        self.audit_read([assignment], "read")
+        return Response(ConsentRecordSerializer(assignment.consents.all(), many=True).data)
+
+    @extend_schema(request=PaperConsentSerializer,
+                   responses={201: ConsentRecordSerializer, **{k: ERRORS[k] for k in (400, 401, 403, 404, 409)}},
+                   description="Record a guardian's paper consent form (or a refusal or withdrawal on paper).")
+    @action(detail=True, methods=["post"], url_path="paper-consent")
+    def paper_consent(self, request: Request, pk: str | None = None) -> Response:
+        assignment = self.get_object()
+        if not principal_of(request.user).covers_students:
+            raise NotAllowed()
+        body = PaperConsentSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        record = consent.paper_consent_record(actor=request.user, assignment=assignment,
+                                              language=getattr(request, "LANGUAGE_CODE", "zh-hans"), **body.validated_data)
+        return Response(ConsentRecordSerializer(record).data, status=status.HTTP_201_CREATED)
+
+
+class CrisisAlertSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    student = serializers.CharField(source="student.public_id")
+    school_class = serializers.IntegerField(source="student.school_class_id")
+
+    class Meta:
+        model = CrisisAlert
+        fields = ["id", "student", "school", "school_class", "rules", "created_at", "due_at", "notified_at",
+                  "acknowledged_at"]
+
+
+@extend_schema_view(
+    list=extend_schema(responses={200: CrisisAlertSerializer(many=True), **{k: ERRORS[k] for k in (400, 401, 403, 404)}}),
+    retrieve=extend_schema(responses={200: CrisisAlertSerializer, **{k: ERRORS[k] for k in (401, 403, 404)}}),
+)
+class CrisisAlertViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Red alerts on students you cover, newest first (acknowledgement comes with the workspace)."""
+
+    queryset = CrisisAlert.objects.select_related("student")
+    serializer_class = CrisisAlertSerializer
+    permission_classes = [IsStaff]
+    filterset_fields = ["school"]
+    audit_reads = True

@@ -45,7 +45,8 @@ def completion_by_class(*, user: Any, campaign: Campaign) -> list[dict[str, Any]
         .order_by("student__school_class__grade", "student__school_class__name")
     )
     out = []
-    for r in rows:
+    for row in rows:
+        r: dict[str, Any] = dict(row)
         done = r["submitted"]
         out.append({
             "class_id": r["student__school_class_id"], "class_name": r["student__school_class__name"],

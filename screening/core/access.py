@@ -137,7 +137,9 @@ def _build_principal(user: Any) -> Principal:
             hospitals.add(m.hospital_id)
         elif m.role == BUREAU_ANALYST and m.region is not None:
             paths.append(m.region.path)
-    student = Student.objects.filter(user=user, is_active=True).only("pk", "school_id", "school_class_id").first()
+    # user is unique on Student: order by pk, not by the model's ordering (three joins and a sort).
+    student = (Student.objects.filter(user=user, is_active=True).only("pk", "school_id", "school_class_id")
+               .order_by("pk").first())
     if student is not None:
         roles.add(STUDENT)
     if user.is_superuser:

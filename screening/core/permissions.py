@@ -54,3 +54,12 @@ class IsSchoolAdmin(BasePermission):
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
         p = principal_of(request.user)
         return p.platform_admin or p.heads_school_of(obj)
+
+
+class IsStudent(BasePermission):
+    """A signed-in student on the roster: the student's own endpoints (``/api/v1/me/...``)."""
+
+    message = _("Only students use this.")
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return principal_of(request.user).student_id is not None

@@ -43,6 +43,9 @@ PLANS = (
                tuple((g, f"{2027 - g}级心理学{n}班", 45) for g in (1, 2) for n in (1, 2)), "U"),
 )
 
+# The hospital whose 24-hour line each school's students see on the crisis page.
+PARTNERS = {"JC-DHJH": "JC-KNH", "JC-YZ": "JC-ADH", "JC-UNI": "JC-KNH"}
+
 STAFF = (
     # username, role, place code, class names (for class-limited counsellors), description
     ("dh_admin", "school_admin", "JC-DHJH", (), "head of centre"),
@@ -108,6 +111,10 @@ def seed() -> dict[str, Any]:
             schools[plan.code], _ = School.objects.get_or_create(
                 code=plan.code, defaults={"name": plan.name, "name_en": plan.name_en, "kind": plan.kind,
                                           "region": districts[plan.district], "crisis_line": plan.crisis_line})
+            partner = hospitals[PARTNERS[plan.code]]
+            if schools[plan.code].partner_hospital_id != partner.pk:
+                schools[plan.code].partner_hospital = partner
+                schools[plan.code].save(update_fields=["partner_hospital"])
         users: dict[str, Any] = {}
         for username, role, place, _class_names, _desc in STAFF:
             user, created = user_model.objects.get_or_create(username=username)

@@ -83,6 +83,9 @@ class School(models.Model):
         verbose_name = _("school")
         verbose_name_plural = _("schools")
 
+    def __str__(self) -> str:
+        return self.name
+
     def clean(self) -> None:
         from scoring.tiers import TierPolicyError, policy_with_overrides
 
@@ -90,9 +93,6 @@ class School(models.Model):
             policy_with_overrides(self.tier_overrides or None)
         except TierPolicyError as exc:
             raise ValidationError({"tier_overrides": [str(exc)]}) from exc
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class SchoolClass(models.Model):

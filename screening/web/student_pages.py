@@ -11,6 +11,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from screening.core.access import principal_of
 from screening.core.audit import Action, audit_students
 from screening.directory import selectors, services
+from screening.web.alert_pages import open_alert_count
+from screening.web.campaign_pages import student_screenings
 from screening.web.forms import StudentFilterForm
 from screening.web.scoped import admin_of, forbidden, paginate, school_admin_required, visible_or_404
 
@@ -35,7 +37,7 @@ def student_list_page(request: HttpRequest, *, home: bool = False) -> HttpRespon
     page = paginate(request, selectors.student_list(user=request.user, **filters))
     audit_students(actor=request.user, action=Action.LIST, students=page.object_list)
     context = {
-        "form": form, "page": page, "home": home,
+        "form": form, "page": page, "home": home, "open_alerts": open_alert_count(user=request.user) if home else 0,
         "search": filters.get("q", ""), "class_id": filters.get("school_class"),
     }
     htmx = getattr(request, "htmx", None)  # django-htmx's middleware sets it
@@ -58,7 +60,8 @@ def student_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         # A student's own record is their home page; this page is for staff.
         return forbidden(request)
     audit_students(actor=request.user, action=Action.READ, students=[student])
-    return render(request, "web/student_detail.html", {"student": student, "can_issue": admin_of(request, student)})
+    screenings = student_screenings(user=request.user, student=student)
+    return render(request, "web/student_detail.html", {"student": student, "can_issue": admin_of(request, student), "screenings": screenings})
 
 
 @never_cache

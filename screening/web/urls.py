@@ -1,6 +1,6 @@
 from django.urls import path
 
-from screening.web import school_pages, student_pages, views
+from screening.web import school_pages, student_pages, urls_answering, urls_campaigns, views
 
 app_name = "web"
 urlpatterns = [
@@ -19,3 +19,5 @@ urlpatterns = [
     path("school/classes/<int:pk>/access-sheet/", school_pages.class_access_sheet, name="class-access-sheet"),
     path("school/audit/", school_pages.audit_log, name="audit-log"),
 ]
+# Students answering and guardians consenting; heads of centre running campaigns, staff alerts.
+urlpatterns += urls_answering.urlpatterns + urls_campaigns.urlpatterns

@@ -65,12 +65,32 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _home_student(request: HttpRequest) -> HttpResponse:
+    """The student's own page: open questionnaires with what to do next, finished ones, and help."""
+    from screening.campaigns import rules
+    from screening.campaigns.selectors import my_assignments
+    from screening.campaigns.services.answering import BLOCKER_MESSAGES
+
     student_id = principal_of(request.user).student_id
     student = selectors.student_list(user=request.user).filter(pk=student_id).first() if student_id else None
     if student is None:  # left the roster since the session began
         return _home_no_role(request)
     audit_students(actor=request.user, action=Action.READ, students=[student])
-    return render(request, "web/home_student.html", {"student": student})
+    hidden = {rules.Blocker.CLOSED, rules.Blocker.MISSED, rules.Blocker.LEFT_ROSTER}
+    open_rows, finished = [], []
+    for assignment in my_assignments(user=request.user):
+        blocker = rules.answer_blocker(assignment)
+        if blocker is rules.Blocker.SUBMITTED:
+            finished.append(assignment)
+        elif blocker is None:
+            started = assignment.status == assignment.Status.IN_PROGRESS
+            open_rows.append({"assignment": assignment, "action": _("Continue") if started else _("Start")})
+        elif blocker is rules.Blocker.STUDENT_CONSENT:
+            open_rows.append({"assignment": assignment, "action": _("Start")})
+        elif blocker is rules.Blocker.STUDENT_DECLINED:
+            open_rows.append({"assignment": assignment, "message": BLOCKER_MESSAGES[blocker], "action": _("Open")})
+        elif blocker not in hidden:
+            open_rows.append({"assignment": assignment, "message": BLOCKER_MESSAGES[blocker]})
+    return render(request, "web/home_student.html", {"student": student, "open": open_rows, "finished": finished})
 
 
 def _home_staff(request: HttpRequest) -> HttpResponse:

@@ -41,6 +41,12 @@ EXPECTED_PATHS = {
     "/api/v1/roster-imports/", "/api/v1/roster-imports/{id}/", "/api/v1/roster-imports/{id}/apply/",
     "/api/v1/audit-events/", "/api/v1/audit-events/{id}/", "/api/v1/audit-events/export/",
     "/api/v1/campaigns/", "/api/v1/campaigns/{id}/", "/api/v1/campaigns/{id}/launch/", "/api/v1/campaigns/{id}/close/",
+    "/api/v1/campaigns/{id}/completion/", "/api/v1/campaigns/{id}/invite-guardians/",
+    "/api/v1/assignments/", "/api/v1/assignments/{id}/", "/api/v1/assignments/{id}/consents/",
+    "/api/v1/assignments/{id}/paper-consent/", "/api/v1/alerts/", "/api/v1/alerts/{id}/",
+    "/api/v1/me/assignments/", "/api/v1/me/assignments/{id}/", "/api/v1/me/assignments/{id}/consent/",
+    "/api/v1/me/assignments/{id}/questionnaire/", "/api/v1/me/assignments/{id}/draft/",
+    "/api/v1/me/assignments/{id}/submit/", "/api/v1/me/assignments/{id}/result/",
 }
 
 
@@ -83,7 +89,11 @@ def cast_ids(cast: Any) -> dict[str, dict[str, Any]]:
     from screening.directory.models import Membership
 
     event = AuditEvent.objects.create(action="read", school_id=cast.dongshan.pk, actor_username="alice")
+    assignment = launched_assignment(cast)
     return {
+        "assignments": {"id": assignment.pk},
+        "me": {"id": assignment.pk},
+        "alerts": {"id": red_alert(cast).pk},
         "regions": {"id": cast.east.pk},
         "schools": {"id": cast.dongshan.pk},
         "hospitals": {"id": cast.kangning.pk},
@@ -100,14 +110,80 @@ def cast_ids(cast: Any) -> dict[str, dict[str, Any]]:
     }
 
 
+def launched_assignment(cast: Any) -> Any:
+    """hamlet's assignment in a launched PHQ-9 + ASQ campaign, with guardian consent on paper."""
+    from screening.campaigns.models import Assignment
+    from screening.campaigns.services import campaign_launch, consent
+
+    campaign = campaign_create(
+        actor=cast.diana, school=cast.dongshan, name="schema-open", instruments=["phq9", "asq"],
+        target_classes=[cast.ds_7_1], opens_at=timezone.now() - dt.timedelta(hours=1),
+        closes_at=timezone.now() + dt.timedelta(days=7), students_see_results=True,
+    )
+    campaign_launch(actor=cast.diana, campaign=campaign)
+    assignment = Assignment.objects.get(campaign=campaign, student=cast.hamlet)
+    consent.paper_consent_record(actor=cast.alice, assignment=assignment, decision="granted", note="on file")
+    return assignment
+
+
+def red_alert(cast: Any) -> Any:
+    """A red alert on hilda (ASQ acute), raised through the real submit."""
+    from screening.campaigns.models import Assignment
+    from screening.campaigns.services import answering, campaign_launch, consent
+    from screening.directory.services import student_user_ensure
+
+    campaign = campaign_create(
+        actor=cast.diana, school=cast.dongshan, name="schema-red", instruments=["asq"],
+        target_classes=[cast.hilda.school_class], opens_at=timezone.now() - dt.timedelta(hours=1),
+        closes_at=timezone.now() + dt.timedelta(days=7),
+    )
+    campaign_launch(actor=cast.diana, campaign=campaign)
+    assignment = Assignment.objects.get(campaign=campaign, student=cast.hilda)
+    consent.paper_consent_record(actor=cast.alice, assignment=assignment, decision="granted", note="on file")
+    user = student_user_ensure(student=cast.hilda)
+    assignment.refresh_from_db()
+    consent.student_consent_give(actor=user, assignment=assignment, agree=True, language="en")
+    assignment.refresh_from_db()
+    answers = {"asq": {"1": True, "2": False, "3": False, "4": False, "5": True}}
+    outcome = answering.assignment_submit(actor=user, assignment=assignment, answers=answers,
+                                          idempotency_key="schema", language="en")
+    return outcome.submission.alert
+
+
+@pytest.fixture
+def hamlets_assignment(cast: Any, wsgi_in_test_transaction: None) -> tuple[Any, str]:
+    from screening.directory.services import student_user_ensure
+
+    assignment = launched_assignment(cast)
+    return assignment, Token.objects.create(user=student_user_ensure(student=cast.hamlet)).key
+
+
+@schema.include(path_regex=r"^/api/v1/me/assignments/").parametrize()
+@settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+def test_a_students_operations_answer_as_documented(case, hamlets_assignment):
+    assignment, token = hamlets_assignment
+    if "{id}" in case.path:
+        case.path_parameters = {"id": assignment.pk}
+    case.call_and_validate(
+        headers={"Authorization": f"Token {token}", "Idempotency-Key": "schemathesis"},
+        checks=[not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance],
+    )
+
+
 ROSTER = "学号,姓名,性别,出生日期,年级,班级\nD0900,王同学,男,2013-03-04,7,初一(3)班\n".encode()
+
+
+@pytest.fixture
+def visible_ids(cast: Any) -> dict[str, dict[str, Any]]:
+    """Made once per test: hypothesis runs every example of a test in the same transaction."""
+    return cast_ids(cast)
 
 
 @schema.include(path_regex=r"\{").parametrize()
 @settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-def test_operations_on_visible_objects_answer_as_documented(case, cast, diana_token):
+def test_operations_on_visible_objects_answer_as_documented(case, cast, diana_token, visible_ids):
     resource = case.path.split("/")[3]
-    case.path_parameters = cast_ids(cast)[resource]
+    case.path_parameters = visible_ids[resource]
     if isinstance(case.body, dict) and "school_class" in case.body:
         case.body["school_class"] = cast.ds_7_2.pk
     case.call_and_validate(

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from scoring.tiers import TierDecision
@@ -31,7 +32,8 @@ def crisis_resources(school: School) -> list[dict[str, str]]:
         lines.append({"kind": "school", "label": _("Your school's 24-hour line"), "phone": school.crisis_line})
     hospital = school.partner_hospital
     if hospital is not None and hospital.crisis_line:
-        lines.append({"kind": "hospital", "label": _("24-hour line of %(hospital)s") % {"hospital": hospital.name},
+        name = hospital.name_en if get_language() == "en" and hospital.name_en else hospital.name
+        lines.append({"kind": "hospital", "label": _("24-hour line of %(hospital)s") % {"hospital": name},
                       "phone": hospital.crisis_line})
     lines.append({"kind": "hotline", "label": _("Psychological assistance hotline (24 hours)"),
                   "phone": settings.XINQIAO_NATIONAL_HOTLINE})
@@ -89,7 +91,7 @@ def crisis_alert_notify(*, alert_id: int) -> int:
     sent = 0
     for user in alert.recipients.exclude(email=""):
         with override(settings.LANGUAGE_CODE):
-            subject = _("Red alert: a student needs contact within the hour")
+            subject = _("Red alert: a student needs contact now")
             body = _(
                 "A screening at %(school)s has raised a red alert: a student may be at imminent risk.\n"
                 "Contact them now and keep them safe. Details are in Xinqiao (sign in to see them):\n%(link)s\n"

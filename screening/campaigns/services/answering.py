@@ -165,9 +165,16 @@ def assignment_draft_save(*, actor: Any, assignment: Assignment, answers: Any) -
 
 def _own(actor: Any, assignment: Assignment) -> None:
     """Answers are the student's own: staff who can see the assignment still may not answer."""
-    student_user_id = assignment.student.user_id
-    if student_user_id is None or getattr(actor, "pk", None) != student_user_id:
+    if not is_own(actor, assignment):
         raise NotAllowed(_("Only the student can answer their own questionnaire."))
+
+
+def is_own(actor: Any, assignment: Assignment) -> bool:
+    """Is ``actor`` the (signed-in, on-roster) student of this assignment?"""
+    from screening.core.access import principal_of
+
+    student_id = principal_of(actor).student_id
+    return student_id is not None and student_id == assignment.student_id
 
 
 # --- submit ------------------------------------------------------------------------------------

@@ -32,6 +32,11 @@ def _check(
     unknown = [c for c in instruments if c not in known]
     if unknown:
         fields.setdefault("instruments", []).append(_("Unknown questionnaire: %(codes)s.") % {"codes": ", ".join(unknown)})
+    for code in instruments:
+        if code in known and not all(scoring.item_texts(code, lang).available for lang in ("zh-hans", "en")):
+            fields.setdefault("instruments", []).append(
+                _("%(code)s needs the licensed item text, which is not installed.") % {"code": code}
+            )
     if len(set(instruments)) != len(instruments):
         fields.setdefault("instruments", []).append(_("Each questionnaire may appear once."))
     for code, profile in profiles.items():
@@ -91,7 +96,8 @@ def _assign_missing(campaign: Campaign) -> int:
 
 
 def campaign_launch(*, actor: Any, campaign: Campaign) -> int:
-    """Open the campaign: one assignment per eligible student. Launching again only adds
+    """Open the campaign: one assignment per eligible student, and a signed link to each guardian
+    who must consent or be told (consent.campaign_guardians_invite). Launching again only adds
     students who have become eligible since; it never duplicates. Returns how many were added."""
     with transaction.atomic():
         locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
@@ -106,7 +112,14 @@ def campaign_launch(*, actor: Any, campaign: Campaign) -> int:
         audit_record(actor=actor, action=Action.UPDATE, object_type="campaigns.Campaign", object_id=locked.pk,
                      school_id=locked.school_id, detail={"status": "launched", "assignments_added": added})
     campaign.refresh_from_db()
+    _invite_guardians(actor, campaign)
     return added
+
+
+def _invite_guardians(actor: Any, campaign: Campaign) -> int:
+    from screening.campaigns.services.consent import campaign_guardians_invite
+
+    return campaign_guardians_invite(actor=actor, campaign=campaign)
 
 
 def campaign_close(*, actor: Any, campaign: Campaign) -> int:
@@ -135,4 +148,5 @@ def campaign_assignments_sync(*, school_id: int) -> int:
     for campaign in Campaign.objects.filter(school_id=school_id, status=Campaign.Status.LAUNCHED,
                                             closes_at__gt=timezone.now()):
         added += _assign_missing(campaign)
+        _invite_guardians(None, campaign)
     return added

@@ -25,8 +25,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from django.utils.translation import override
+from django.utils.translation import gettext_lazy, override
 
 from screening.campaigns import rules
 from screening.campaigns.models import Assignment, Campaign, ConsentRecord, GuardianInvitation
@@ -81,7 +80,9 @@ def _check_text(shown_sha256: str, text: ConsentText) -> None:
 
 
 def _record(assignment: Assignment, *, party: str, decision: str, method: str, text: ConsentText | None,
-            language: str, recorded_by: Any = None, note: str = "") -> ConsentRecord:
+            language: str, recorded_by: Any = None, note: str = "", by: str = "") -> ConsentRecord:
+    """Append the record, mirror it on the assignment, audit it. ``by`` names an actor without an
+    account (the guardian, the student's link, the system) for the audit log."""
     record = ConsentRecord.objects.create(
         assignment=assignment, party=party, decision=decision, method=method,
         text_version=text.version if text else TEXT_VERSION, text_sha256=text.sha256 if text else "",
@@ -96,8 +97,14 @@ def _record(assignment: Assignment, *, party: str, decision: str, method: str, t
     audit_record(actor=recorded_by, action=Action.CREATE, object_type="campaigns.ConsentRecord", object_id=record.pk,
                  student_public_id=assignment.student.public_id, school_id=assignment.student.school_id,
                  detail={"party": party, "decision": decision, "method": method},
-                 actor_username=None if recorded_by else party)
+                 actor_username=None if recorded_by else (by or party))
     return record
+
+
+def _is_own(actor: Any, assignment: Assignment) -> bool:
+    from screening.campaigns.services.answering import is_own
+
+    return is_own(actor, assignment)
 
 
 def _locked(assignment: Assignment) -> Assignment:
@@ -111,11 +118,12 @@ def _locked(assignment: Assignment) -> Assignment:
 def student_consent_give(*, actor: Any, assignment: Assignment, agree: bool, language: str,
                          text_sha256: str = "") -> Assignment:
     """The student agrees (or declines) on the first page. Agreeing again changes nothing."""
-    if assignment.student.user_id is None or getattr(actor, "pk", None) != assignment.student.user_id:
+    if not _is_own(actor, assignment):
         raise NotAllowed(_("Only the student can give their own consent."))
     with transaction.atomic():
         locked = _locked(assignment)
-        blocker = rules.may_give_own_consent(locked)
+        # Declining is always possible; agreeing waits for the guardian's part where it is needed.
+        blocker = rules.may_give_own_consent(locked) if agree else rules.window_blocker(locked)
         if blocker is not None:
             from screening.campaigns.services.answering import refuse
 
@@ -132,7 +140,7 @@ def student_consent_give(*, actor: Any, assignment: Assignment, agree: bool, lan
 
 def student_consent_withdraw(*, actor: Any, assignment: Assignment, language: str) -> Assignment:
     """The student withdraws: no further answering; a submission already made is kept and marked."""
-    if assignment.student.user_id is None or getattr(actor, "pk", None) != assignment.student.user_id:
+    if not _is_own(actor, assignment):
         raise NotAllowed(_("Only the student can withdraw their own consent."))
     with transaction.atomic():
         locked = _locked(assignment)
@@ -279,7 +287,7 @@ def guardian_invite(*, actor: Any, assignment: Assignment, channel: str = "email
                 locked.save(update_fields=["guardian"])
         else:
             _record(locked, party=ConsentRecord.Party.GUARDIAN, decision=Decision.NOTIFIED,
-                    method=ConsentRecord.Method.EMAIL, language=settings.LANGUAGE_CODE, recorded_by=actor,
+                    method=ConsentRecord.Method.EMAIL, language=settings.LANGUAGE_CODE, recorded_by=actor, by="system",
                     text=consent_text(party="guardian", assignment=locked, language=settings.LANGUAGE_CODE))
         transaction.on_commit(lambda: _send(invitation, reminder=False))
     return invitation
@@ -333,6 +341,8 @@ def consent_reminders_send(*, now: dt.datetime | None = None) -> int:
            .select_related("assignment__campaign__school", "assignment__student"))
     sent = 0
     for invitation in due:
+        if not CHANNELS[invitation.channel].address(invitation.assignment):
+            continue  # the address was removed from the roster: nothing to send, nothing to count
         with transaction.atomic():
             claimed = GuardianInvitation.objects.filter(
                 pk=invitation.pk, reminders_sent=invitation.reminders_sent, answered_at__isnull=True,

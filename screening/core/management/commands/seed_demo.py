@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.test.utils import override_settings
 
 from screening.demo import campaigns, directory
 
@@ -23,8 +24,13 @@ class Command(BaseCommand):
                 "seed_demo refuses to run in production (XINQIAO_ENV=production): it creates a superuser "
                 "and sets published demo passwords."
             )
-        result = directory.seed()
-        campaign_rows = campaigns.seed()
+        # Demo e-mails (guardian links, alerts) are kept in memory, not printed: the links that
+        # matter are printed below.
+        with override_settings(MAILERS={"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}):
+            result = directory.seed()
+            samples = [student for student, _code in result["samples"]]
+            campaign_rows = campaigns.seed(keep_pending=samples)
+            links = campaigns.guardian_links(samples)
         base = options["base_url"].rstrip("/")
         w = self.stdout.write
         w(self.style.SUCCESS(f"Demo data ready: {result['students']} students (all names invented)."))
@@ -44,4 +50,10 @@ class Command(BaseCommand):
         for student, code in result["samples"]:
             minor = " (under 14)" if student.is_minor_under_14 else ""
             w(f"  {student.school.code:<10} {student.number:<14} {code}   age {student.age}{minor}")
+        w("")
+        w("Guardian consent links (no sign-in; the sample student above can answer once the guardian consents):")
+        for student, link in links:
+            w(f"  {student.school.code:<10} {student.number:<14} {link}")
+        w("A red alert from the demo answers is waiting for dh_counsellor and dh_class_counsellor: "
+          f"{base}/alerts/")
         w(f"API docs: {base}/api/docs/")
