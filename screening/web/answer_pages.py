@@ -34,6 +34,7 @@ from screening.campaigns.services.answering import (
     sitting_plan,
 )
 from screening.campaigns.services.consent import consent_text, student_consent_give, student_consent_withdraw
+from screening.core.audit import Action, audit_students
 from screening.core.errors import Conflict, DomainError, InvalidInput
 from screening.web.scoped import visible_or_404
 
@@ -49,8 +50,13 @@ student_login_required = login_required(login_url="web:student-login")
 
 
 def _mine(request: HttpRequest, pk: int) -> Assignment:
-    """The signed-in student's own assignment, or 404 (the same for someone else's)."""
-    return visible_or_404(request, my_assignments(user=request.user), pk=pk)
+    """The signed-in student's own assignment, or 404 (the same for someone else's). A page that
+    shows it (with the student's answers) is a read of identifiable data, and is audited."""
+    assignment = visible_or_404(request, my_assignments(user=request.user), pk=pk)
+    if request.method == "GET":
+        audit_students(actor=request.user, action=Action.READ, students=[assignment.student],
+                       object_type="campaigns.Assignment")
+    return assignment
 
 
 def _language(request: HttpRequest) -> str:
