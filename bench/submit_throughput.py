@@ -30,6 +30,10 @@ role of .ci/run (``xinqiao``/``xinqiao`` with CREATEDB)::
 ``--profile`` skips the load run and shows instead where a submit's time goes: its queries, CPU
 per request of the ceiling and the submit (app and PostgreSQL), and a profile by module and step.
 
+Besides rates and latencies it prints the CPU time per request of the gunicorn workers, of the
+PostgreSQL backends and of the load generator (Linux /proc). Those depend far less than the rates
+on whatever else the machine runs; when the ceiling's two halves disagree, it says so.
+
 The database named in --database-url is dropped and created again (its name must contain
 "bench"); --keep leaves it, and the work directory with the server logs, for a look afterwards.
 """
@@ -68,6 +72,7 @@ TARGET_RATIO = 0.40
 TARGET_P99_MS = 250.0
 RED_SHARE = 0.03
 DEFAULT_URL = "postgres://xinqiao:xinqiao@127.0.0.1:5432/xinqiao_bench"
+CORES = getattr(os, "process_cpu_count", os.cpu_count)() or 2  # what nproc says
 
 
 # --- answers ------------------------------------------------------------------------------------
@@ -318,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=6_000, help="measured submissions (and ceiling POSTs)")
     parser.add_argument("--warmup", type=int, default=300, help="submissions (and ceiling POSTs) before measuring")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn sync workers (default: cores)")
+    parser.add_argument("--workers", type=int, default=CORES, help="gunicorn sync workers (default: cores)")
     parser.add_argument("--database-url", default=os.environ.get("XINQIAO_BENCH_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--keep", action="store_true", help="keep the bench database and the work directory")
     parser.add_argument("--profile", action="store_true",
@@ -400,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         ceil = pooled("ceiling", ceiling_a, ceiling_b)
 
         accepted = {order[i] for i, s in enumerate(warm_submit.statuses + submit.statuses) if s == 201}
-        print(f"server: gunicorn {args.workers} sync workers (cores: {os.cpu_count()}), production settings, "
+        print(f"server: gunicorn {args.workers} sync workers (cores: {CORES}), production settings, "
               f"PostgreSQL with persistent connections; load generator: 1 process, {c} connections on 127.0.0.1")
         print("  gunicorn's sync workers close the connection after each response: every request opens a new "
               "one, and its latency includes the connect")
@@ -418,6 +423,15 @@ def main(argv: list[str] | None = None) -> int:
             for e in p.errors[:3]:
                 print(f"  {p.name} error: {e}")
 
+        cpu_submit, cpu_ceiling = (submit.app_cpu + submit.db_cpu) / submit.count, (ceil.app_cpu + ceil.db_cpu) / ceil.count
+        if cpu_submit and cpu_ceiling:
+            print(f"  CPU per request (app + PostgreSQL): submit {cpu_submit * 1000:.1f} ms, ceiling "
+                  f"{cpu_ceiling * 1000:.1f} ms; their inverse ratio {cpu_ceiling / cpu_submit:.2f} is what the "
+                  "throughput ratio tends to when the CPU is the limit")
+        drift = abs(ceiling_a.rps - ceiling_b.rps) / max(ceiling_a.rps, ceiling_b.rps)
+        if drift > 0.2:
+            print(f"  NOTE: the ceiling ran {drift:.0%} slower or faster after the submit run than before it: "
+                  "something else used the machine, so the throughputs are less reliable than the CPU figures")
         problems = verify(args.database_url, sent, accepted, warm_ceiling.ok + ceil.ok)
         for problem in problems:
             print(f"  PROBLEM: {problem}")
