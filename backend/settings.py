@@ -205,7 +205,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "CampaignStatusEnum": "screening.campaigns.models.Campaign.Status",
+        "AssignmentStatusEnum": "screening.campaigns.models.Assignment.Status",
+        "RosterImportStatusEnum": "screening.directory.models.RosterImport.Status",
+    },
 }
 
 # --- Background work: Celery with Redis in production, in-process without a broker -------------
