@@ -68,10 +68,11 @@ def test_the_page_says_what_is_asked_without_naming_the_child(client: Client, ca
 
 def test_a_guardian_consents_by_link_then_withdraws(client: Client, cast: Cast) -> None:
     invitation = invite(cast)
+    url = link(invitation)  # once: the signed token carries a timestamp to the second
     client.cookies["django_language"] = "en"
-    sha = shown_sha(client.get(link(invitation)).content.decode())
-    consented = client.post(link(invitation), {"decision": "granted", "sha256": sha, "language": "en"})
-    assert consented.status_code == 302 and consented["Location"] == link(invitation)
+    sha = shown_sha(client.get(url).content.decode())
+    consented = client.post(url, {"decision": "granted", "sha256": sha, "language": "en"})
+    assert consented.status_code == 302 and consented["Location"] == url
     assert guardian_state(invitation) == "granted"
     record = ConsentRecord.objects.get(assignment_id=invitation.assignment_id, decision="granted")
     assert (record.party, record.method, record.text_sha256, record.language) == ("guardian", "link", sha, "en")
