@@ -5,7 +5,7 @@ docs/instruments.md for every instrument, and ``python -m scoring --help`` for t
 """
 
 from scoring.definition import Instrument, instrument, instrument_codes
-from scoring.engine import Problem, Result, score
+from scoring.engine import Problem, Result, asked_items, score
 from scoring.errors import (
     DefinitionError,
     FrameError,
@@ -26,6 +26,7 @@ __all__ = [
     "TextPack",
     "UnknownInstrumentError",
     "UnknownProfileError",
+    "asked_items",
     "instrument",
     "instrument_codes",
     "item_texts",

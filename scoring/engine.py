@@ -170,6 +170,16 @@ def score(code: str, answers: Mapping[str, Any], profile: str | None = None) -> 
     )
 
 
+def asked_items(code: str, answers: Mapping[str, Any]) -> frozenset[str]:
+    """Ids of the items a form shows for these answers so far: every item, except conditional
+    ones (``asked_if``, e.g. ASQ item 5) whose condition does not hold. Malformed answers are
+    read as unanswered here; `score` reports them."""
+    plan = get_plan(code)
+    codes, _problems = _parse(plan, answers) if isinstance(answers, Mapping) else ({}, [])
+    hidden = {iid for iid, cond in plan.asked_if.items() if not cond.one(codes, _EMPTY)}
+    return frozenset(plan.parsers) - hidden
+
+
 def _invalid(plan: Plan, critical: tuple[str, ...], flags: tuple[str, ...], problems: tuple[Problem, ...]) -> Result:
     return Result(
         instrument=plan.code,

@@ -19,6 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -384,6 +385,7 @@ class Plan:
     critical: tuple[tuple[str, tuple[int, ...]], ...]
     flag_codes: tuple[str, ...]
     flag_conds: tuple[Cond, ...]
+    asked_if: Mapping[str, Cond] = field(default_factory=dict)  # conditional item id → when it is asked
 
     def band_of(self, codes: Codes, scores: Scores) -> str | None:
         """The first band that holds, or None."""
@@ -544,9 +546,10 @@ class _Compiler:
             critical.setdefault(rule["item"], set()).update(_accept(opts, rule, f"$.critical[{i}]"))
         flag_codes = [f["code"] for f in inst.flags]
         flag_conds = [self.cond(f["when"], f"$.flags[{i}].when", False) for i, f in enumerate(inst.flags)]
+        asked_if: dict[str, Cond] = {}
         for it in inst.items:
             if it.asked_if is not None:
-                asked = self.cond(it.asked_if, f"$.items[{it.id}].asked_if", False)
+                asked = asked_if[it.id] = self.cond(it.asked_if, f"$.items[{it.id}].asked_if", False)
                 answered = ItemIn(it.id, it.options.codes)
                 flag_codes.append(not_asked_flag(it.id))
                 flag_conds.append(AllOf((answered, Not(asked))))
@@ -581,6 +584,7 @@ class _Compiler:
             critical=tuple((iid, tuple(sorted(acc))) for iid, acc in critical.items()),
             flag_codes=tuple(flag_codes),
             flag_conds=tuple(flag_conds),
+            asked_if=MappingProxyType(asked_if),
         )
 
     def band_cond(self, bands: Bands, i: int, where: str) -> Cond:

@@ -22,11 +22,10 @@ from rest_framework.response import Response
 
 from backend.api import ErrorSerializer, ScopedViewSet
 from screening.campaigns import questionnaire as qn
-from screening.campaigns import rules
+from screening.campaigns import rules, selectors
 from screening.campaigns.feedback import student_feedback
 from screening.campaigns.models import Assignment
 from screening.campaigns.services import answering, consent
-from screening.core.access import principal_of
 from screening.core.errors import Conflict, NotAllowed
 from screening.core.permissions import IsStudent
 
@@ -142,12 +141,7 @@ class MyAssignmentViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveM
     audit_reads = True
 
     def get_queryset(self) -> QuerySet[Assignment]:
-        student_id = principal_of(self.request.user).student_id
-        return (
-            super().get_queryset().filter(student_id=student_id).exclude(campaign__status="draft")
-            .select_related("campaign__school", "student__school__partner_hospital")
-            .order_by("-campaign__opens_at", "-id")
-        )
+        return selectors.my_assignments(user=self.request.user)
 
     @extend_schema(methods=["get"], parameters=[LANG], request=None,
                    responses={200: ConsentTextSerializer, **_errors(401, 403, 404)},

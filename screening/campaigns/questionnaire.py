@@ -3,7 +3,8 @@
 One builder serves the pages and the API, so a mobile or WeChat client shows exactly what the web
 shows. Wording comes from the instrument's text pack (scoring/texts, or the institution's
 licensed pack); an item asked only under a condition (ASQ item 5) carries that condition, so a
-client can show it when it applies, and ``asked`` says whether it applies to the answers so far.
+client can show it when it applies, and ``asked`` says whether it applies to the answers so far
+(decided by the scoring engine from the definition, the same reading the scoring uses).
 """
 
 from __future__ import annotations
@@ -24,27 +25,13 @@ def text_lang(language: str | None) -> str:
     return "en" if (language or "").lower().startswith("en") else "zh-hans"
 
 
-def _asked(condition: Mapping[str, Any] | None, answers: Mapping[str, Any]) -> bool:
-    """Does a conditional item apply to these answers? (``{any_item: [...], in: [...]}``.)"""
-    if not condition:
-        return True
-    if "any_item" in condition:
-        return any(answers.get(i) in condition["in"] for i in condition["any_item"])
-    if "item" in condition:
-        value = answers.get(condition["item"])
-        if "in" in condition:
-            return value in condition["in"]
-        if "eq" in condition:
-            return bool(value == condition["eq"])
-    return True  # a condition this reader does not know: ask rather than hide
-
-
 def instrument_page(campaign: Campaign, code: str, language: str, answers: Mapping[str, Any]) -> dict[str, Any]:
     """One instrument as the student sees it, with the answers given so far."""
     inst = scoring.instrument(code)
     pack = scoring.item_texts(code, text_lang(language))
     own = answers.get(code) if isinstance(answers.get(code), Mapping) else {}
     given = {**carried_items(campaign, code, answers), **(own or {})}
+    asked = scoring.asked_items(code, given)  # the definition's asked_if, read by the engine
     items = []
     for item in inst.items:
         options = [
@@ -56,7 +43,7 @@ def instrument_page(campaign: Campaign, code: str, language: str, answers: Mappi
             "text": pack.item(item.id) or "",
             "options": options,
             "asked_if": dict(item.asked_if) if item.asked_if else None,
-            "asked": _asked(item.asked_if, given),
+            "asked": item.id in asked,
             "answer": given.get(item.id),
             "answer_key": value_key(given[item.id]) if given.get(item.id) is not None else None,
         })

@@ -28,7 +28,7 @@ def my_assignments(*, user: Any) -> QuerySet[Assignment]:
         Assignment.objects.visible_to(user)
         .filter(student_id=student_id)
         .exclude(campaign__status=Campaign.Status.DRAFT)
-        .select_related("campaign", "student__school__partner_hospital")
+        .select_related("campaign__school", "student__school__partner_hospital")
         .order_by("-campaign__opens_at", "-id")
     )
 

@@ -249,9 +249,8 @@ def _store(
     key: str, fingerprint: str, language: str,
 ) -> SubmitOutcome:
     locked = _locked(assignment)
-    existing = Submission.objects.filter(assignment=locked).first()
-    if existing is not None:
-        return _replay(existing, locked, fingerprint, key)
+    if locked.status == Assignment.Status.SUBMITTED:  # set in the same transaction as the Submission
+        return _replay(Submission.objects.get(assignment=locked), locked, fingerprint, key)
     blocker = rules.answer_blocker(locked)
     if blocker is not None:
         raise refuse(blocker)
