@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -105,41 +105,58 @@ def principal_of(user: Any) -> Principal:
     return principal
 
 
-def _build_principal(user: Any) -> Principal:
-    from screening.directory.models import Membership, Student
+_STUDENT_SQL = "SELECT id, school_id, school_class_id FROM directory_student WHERE user_id = %s AND is_active ORDER BY id LIMIT 1"
+_MEMBERSHIPS_SQL = (
+    "SELECT m.role, m.school_id, m.hospital_id, m.limited_to_classes, r.path, c.id, c.school_id "
+    "FROM directory_membership m "
+    "LEFT JOIN directory_region r ON r.id = m.region_id "
+    "LEFT JOIN directory_membership_classes l ON m.limited_to_classes AND l.membership_id = m.id "
+    "LEFT JOIN directory_schoolclass c ON c.id = l.schoolclass_id "
+    "WHERE m.user_id = %s AND m.starts_on <= %s AND (m.ends_on IS NULL OR m.ends_on >= %s)"
+)
 
+
+def _principal_rows(user_id: int) -> tuple[tuple[Any, ...] | None, list[tuple[Any, ...]]]:
+    """The user's student row (id, school, class) and current memberships, one row per membership
+    and class (role, school, hospital, limited to classes, region path, class id, class's school).
+
+    Plain SQL on purpose: this runs on every signed-in request, and the ORM spends four times the
+    database's own time building these two small queries (see bench/submit_throughput.py). The
+    access tests (tests/core/test_access_policy.py) hold it to the rules, on SQLite and PostgreSQL."""
     today = timezone.localdate()
+    with connection.cursor() as cursor:
+        cursor.execute(_STUDENT_SQL, [user_id])
+        student = cursor.fetchone()
+        cursor.execute(_MEMBERSHIPS_SQL, [user_id, today, today])
+        memberships = cursor.fetchall()
+    return student, memberships
+
+
+def _build_principal(user: Any) -> Principal:
     admin: set[int] = set()
     counsellor_schools: set[int] = set()
     class_scopes: dict[int, set[int]] = {}
     hospitals: set[int] = set()
     paths: list[str] = []
     roles: set[str] = set()
-    memberships = (
-        Membership.objects.filter(user=user, starts_on__lte=today)
-        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today))
-        .select_related("region")
-        .prefetch_related("classes")
-    )
-    for m in memberships:
-        roles.add(m.role)
+    student, memberships = _principal_rows(user.pk)
+    for role, school_id, hospital_id, limited, region_path, class_id, class_school_id in memberships:
+        roles.add(role)
         # The membership_place_matches_role constraint guarantees the place for each role.
-        if m.role == SCHOOL_ADMIN and m.school_id is not None:
-            admin.add(m.school_id)
-        elif m.role == COUNSELLOR and m.school_id is not None:
-            if m.limited_to_classes:
+        if role == SCHOOL_ADMIN and school_id is not None:
+            admin.add(school_id)
+        elif role == COUNSELLOR and school_id is not None:
+            if limited:
                 # Only this school's classes count; an emptied list covers nothing, never everything.
-                own = {c.pk for c in m.classes.all() if c.school_id == m.school_id}
-                class_scopes.setdefault(m.school_id, set()).update(own)
+                own = class_scopes.setdefault(school_id, set())
+                if class_id is not None and class_school_id == school_id:
+                    own.add(class_id)
             else:
-                counsellor_schools.add(m.school_id)
-        elif m.role == HOSPITAL_LIAISON and m.hospital_id is not None:
-            hospitals.add(m.hospital_id)
-        elif m.role == BUREAU_ANALYST and m.region is not None:
-            paths.append(m.region.path)
-    # user is unique on Student: order by pk, not by the model's ordering (three joins and a sort).
-    student = (Student.objects.filter(user=user, is_active=True).only("pk", "school_id", "school_class_id")
-               .order_by("pk").first())
+                counsellor_schools.add(school_id)
+        elif role == HOSPITAL_LIAISON and hospital_id is not None:
+            hospitals.add(hospital_id)
+        elif role == BUREAU_ANALYST and region_path is not None and region_path not in paths:
+            paths.append(region_path)
     if student is not None:
         roles.add(STUDENT)
     if user.is_superuser:
@@ -147,9 +164,9 @@ def _build_principal(user: Any) -> Principal:
     return Principal(
         user_id=user.pk,
         platform_admin=user.is_superuser,
-        student_id=student.pk if student else None,
-        student_school_id=student.school_id if student else None,
-        student_class_id=student.school_class_id if student else None,
+        student_id=student[0] if student else None,
+        student_school_id=student[1] if student else None,
+        student_class_id=student[2] if student else None,
         admin_school_ids=frozenset(admin),
         counsellor_school_ids=frozenset(counsellor_schools),
         counsellor_class_scopes=tuple(
