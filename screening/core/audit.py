@@ -12,7 +12,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import Model
 
-from screening.core import access
+from screening.core import access, rows
 from screening.core.context import client_ip
 from screening.core.models import AuditEvent
 
@@ -44,7 +44,7 @@ def audit_record(
     fields = _actor_fields(actor)
     if actor_username is not None:
         fields["actor_username"] = actor_username[:150]
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         action=action,
         object_type=object_type,
         object_id=str(object_id or ""),
@@ -54,6 +54,8 @@ def audit_record(
         detail=detail or {},
         **fields,
     )
+    rows.insert([event])  # written on every read of student data: its SQL is compiled once
+    return event
 
 
 def audit_students(*, actor: Any, action: str, students: Iterable[Any], object_type: str = "directory.Student") -> int:
