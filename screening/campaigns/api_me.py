@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from django.db.models import QuerySet
+from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import override
 from drf_spectacular.types import OpenApiTypes
@@ -26,7 +27,8 @@ from screening.campaigns import rules, selectors
 from screening.campaigns.feedback import student_feedback
 from screening.campaigns.models import Assignment
 from screening.campaigns.services import answering, consent
-from screening.core.errors import Conflict, NotAllowed
+from screening.core.audit import audit_refused
+from screening.core.errors import Conflict, NotAllowed, NotFound
 from screening.core.permissions import IsStudent
 
 E = {
@@ -204,13 +206,20 @@ class MyAssignmentViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveM
                    "response; a different body with the same key is 409.")
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
     def submit(self, request: Request, pk: str | None = None) -> Response:
-        assignment = self.get_object()
+        # No get_object here: the service finds the student's own assignment with the access
+        # policy and locks it in one query (the submit is the hot path; bench/submit_throughput.py).
+        if not (pk and pk.isascii() and pk.isdigit() and len(pk) <= 18):
+            raise Http404
         body = AnswersSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        outcome = answering.assignment_submit(
-            actor=request.user, assignment=assignment, answers=body.validated_data["answers"],
-            idempotency_key=request.headers.get("Idempotency-Key", ""), language=_lang(request),
-        )
+        try:
+            outcome = answering.assignment_submit(
+                actor=request.user, assignment_id=int(pk), answers=body.validated_data["answers"],
+                idempotency_key=request.headers.get("Idempotency-Key", ""), language=_lang(request),
+            )
+        except NotFound:
+            audit_refused(actor=request.user, model=Assignment, pk=pk)
+            raise
         headers = {} if outcome.created else {"Idempotent-Replayed": "true"}
         # Keys sorted: PostgreSQL's jsonb reorders the stored copy, and a replay must be byte-identical.
         body_out = json.loads(json.dumps(outcome.submission.response, sort_keys=True))

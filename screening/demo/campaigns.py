@@ -90,7 +90,7 @@ def _answer_some(campaign: Campaign, *, skip: set[int]) -> None:
         assignment.refresh_from_db()
         consent.student_consent_give(actor=user, assignment=assignment, agree=True, language="zh-hans")
         assignment.refresh_from_db()
-        answering.assignment_submit(actor=user, assignment=assignment, answers=answers,
+        answering.assignment_submit(actor=user, assignment_id=assignment.pk, answers=answers,
                                     idempotency_key=f"demo-{assignment.pk}", language="zh-hans")
 
 

@@ -344,7 +344,7 @@ def assignment_submit(request: HttpRequest, pk: int) -> HttpResponse:
     key = request.POST.get("idempotency_key", "")
     try:
         outcome = answering.assignment_submit(
-            actor=request.user, assignment=assignment, answers=_submission_body(assignment, key),
+            actor=request.user, assignment_id=assignment.pk, answers=_submission_body(assignment, key),
             idempotency_key=key, language=_language(request),
         )
     except DomainError as exc:

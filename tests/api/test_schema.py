@@ -145,7 +145,7 @@ def red_alert(cast: Any) -> Any:
     consent.student_consent_give(actor=user, assignment=assignment, agree=True, language="en")
     assignment.refresh_from_db()
     answers = {"asq": {"1": True, "2": False, "3": False, "4": False, "5": True}}
-    outcome = answering.assignment_submit(actor=user, assignment=assignment, answers=answers,
+    outcome = answering.assignment_submit(actor=user, assignment_id=assignment.pk, answers=answers,
                                           idempotency_key="schema", language="en")
     return outcome.submission.alert
 

@@ -23,6 +23,7 @@ from rest_framework.test import APIClient
 import scoring
 from screening.campaigns.models import Assignment, Campaign
 from screening.campaigns.services import campaign_create
+from screening.core.models import AuditEvent
 from screening.directory.services import student_user_ensure
 
 
@@ -85,6 +86,19 @@ def test_another_student_cannot_write_to_my_assignment(cast, api, campaign):
     assert client.post(f"{ME}{hilda.pk}/consent/", {"agree": False}, format="json").status_code == 404
     after = assignment_of(campaign, cast.hilda)
     assert after.draft == {} and after.status == "pending" and after.student_consent == "granted"
+
+
+def test_a_submit_to_another_students_assignment_is_not_found_and_logged(cast, api, campaign):
+    hilda = ready(cast, campaign, cast.hilda)
+    ready(cast, campaign, cast.hamlet)
+    client = api.as_(cast.hamlet)
+    response = submit(client, hilda, {"phq9": phq9_total(0)}, key="outsider")
+    missing = client.post(f"{ME}999999/submit/", {"answers": {}}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    assert response.status_code == missing.status_code == 404 and response.json() == missing.json()
+    for odd in ("abc", "１２", "9" * 30):  # not an id: 404, never a 500
+        assert client.post(f"{ME}{odd}/submit/", {"answers": {}}, format="json", HTTP_IDEMPOTENCY_KEY="k").status_code == 404
+    denied = AuditEvent.objects.filter(action="denied", object_type="campaigns.Assignment", actor_id=cast.hamlet.user_id)
+    assert [e.student_public_id for e in denied] == [cast.hilda.public_id]
 
 
 # --- the questionnaire ----------------------------------------------------------------------------

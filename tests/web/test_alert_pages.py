@@ -47,7 +47,7 @@ def red_alert(cast: Cast, student: Student) -> CrisisAlert:
     assignment.refresh_from_db()
     consent.student_consent_give(actor=user, assignment=assignment, agree=True, language="en")
     assignment.refresh_from_db()
-    answering.assignment_submit(actor=user, assignment=assignment, answers=ASQ_ACUTE, idempotency_key="k1", language="en")
+    answering.assignment_submit(actor=user, assignment_id=assignment.pk, answers=ASQ_ACUTE, idempotency_key="k1", language="en")
     return CrisisAlert.objects.get(student=student)
 
 

@@ -69,7 +69,7 @@ def submit(cast: Cast, student: Student, campaign: Campaign, answers: dict[str, 
     assignment.refresh_from_db()
     consent.student_consent_give(actor=user, assignment=assignment, agree=True, language="en")
     assignment.refresh_from_db()
-    answering.assignment_submit(actor=user, assignment=assignment, answers=answers, idempotency_key="k1", language="en")
+    answering.assignment_submit(actor=user, assignment_id=assignment.pk, answers=answers, idempotency_key="k1", language="en")
     assignment.refresh_from_db()
     return assignment
 

@@ -23,12 +23,14 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import override
 
 import scoring
-from scoring.tiers import Tier, TierDecision, TierPolicy, decide, policy_with_overrides
+from scoring.tiers import Tier, TierPolicy, decide, policy_with_overrides
 from screening.campaigns import rules
 from screening.campaigns.models import Assignment, Campaign, Result, Submission
 from screening.campaigns.services import alerts
+from screening.core import rows
+from screening.core.access import principal_of
 from screening.core.audit import Action, audit_record
-from screening.core.errors import Conflict, InvalidInput, NotAllowed
+from screening.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from screening.directory.models import School
 
 STEPS = (("phq2", "phq9"), ("gad2", "gad7"))  # short form → the full form it may add
@@ -171,8 +173,6 @@ def _own(actor: Any, assignment: Assignment) -> None:
 
 def is_own(actor: Any, assignment: Assignment) -> bool:
     """Is ``actor`` the (signed-in, on-roster) student of this assignment?"""
-    from screening.core.access import principal_of
-
     student_id = principal_of(actor).student_id
     return student_id is not None and student_id == assignment.student_id
 
@@ -208,8 +208,8 @@ def _score(campaign: Campaign, answers: Answers) -> tuple[list[scoring.Result], 
     return [scoring.score(code, given, campaign.profiles.get(code)) for code, given in sitting.items()], sitting
 
 
-def _replay(existing: Submission, assignment: Assignment, fingerprint: str, key: str) -> SubmitOutcome:
-    if existing.idempotency_key == key and existing.body_sha256 == fingerprint and existing.assignment_id == assignment.pk:
+def _replay(existing: Submission, assignment_id: int, fingerprint: str, key: str) -> SubmitOutcome:
+    if existing.idempotency_key == key and existing.body_sha256 == fingerprint and existing.assignment_id == assignment_id:
         return SubmitOutcome(existing, created=False)
     if existing.idempotency_key == key:
         raise Conflict(_("This Idempotency-Key was already used with a different request."), code="idempotency_key_reused")
@@ -217,48 +217,66 @@ def _replay(existing: Submission, assignment: Assignment, fingerprint: str, key:
 
 
 def assignment_submit(
-    *, actor: Any, assignment: Assignment, answers: Any, idempotency_key: str, language: str
+    *, actor: Any, assignment_id: int, answers: Any, idempotency_key: str, language: str
 ) -> SubmitOutcome:
-    """Submit a student's answers: score every instrument, decide the tier, store answers, results
-    and tier in one transaction, and raise the crisis alert in that same transaction when the
-    tier is red. Safe to repeat: see the module docstring."""
-    _own(actor, assignment)
+    """Submit a student's answers to their own assignment: score every instrument, decide the
+    tier, store answers, results and tier in one transaction, and raise the crisis alert in that
+    same transaction when the tier is red. Safe to repeat: see the module docstring. An assignment
+    that is not the actor's own is NotFound, as for one that does not exist."""
+    student_id = principal_of(actor).student_id
+    if student_id is None:
+        raise NotAllowed(_("Only the student can answer their own questionnaire."))
     key = (idempotency_key or "").strip()
     if not key or len(key) > MAX_KEY:
         raise InvalidInput(fields={"Idempotency-Key": [_("Send an Idempotency-Key header of 1 to 100 characters.")]})
-    fingerprint = body_fingerprint(assignment.pk, answers)
-    earlier = Submission.objects.filter(student_id=assignment.student_id, idempotency_key=key).first()
-    if earlier is not None:
-        return _replay(earlier, assignment, fingerprint, key)
-    campaign = assignment.campaign
-    checked = _check_answers(campaign, answers, partial=False)
-    results, sitting = _score(campaign, checked)
-    decision = decide({r.instrument: (r, sitting[r.instrument]) for r in results}, school_policy(assignment.student.school))
+    fingerprint = body_fingerprint(assignment_id, answers)
     try:
         with transaction.atomic():
-            return _store(actor, assignment, checked, results, decision, key, fingerprint, language)
-    except IntegrityError:  # a concurrent submit with the same key won the race: answer as it did
-        earlier = Submission.objects.filter(student_id=assignment.student_id, idempotency_key=key).first()
+            return _store(actor, assignment_id, answers, key, fingerprint, language)
+    except (IntegrityError, InvalidInput):
+        # The key was used before: by a concurrent submit that won the race (IntegrityError), or by
+        # an earlier submit of another body (a 409 says so, not a 400 about the new body).
+        earlier = Submission.objects.filter(student_id=student_id, idempotency_key=key).first()
         if earlier is None:
             raise
-        return _replay(earlier, assignment, fingerprint, key)
+        return _replay(earlier, assignment_id, fingerprint, key)
 
 
-def _store(
-    actor: Any, assignment: Assignment, answers: Answers, results: list[scoring.Result], decision: TierDecision,
-    key: str, fingerprint: str, language: str,
-) -> SubmitOutcome:
-    locked = _locked(assignment)
+def _locked_own(actor: Any, assignment_id: int) -> Assignment:
+    """The actor's own assignment, scoped by the access policy and locked for this transaction,
+    with what the submit reads (campaign, student, school, partner hospital) in the same query."""
+    student_id = principal_of(actor).student_id
+    if student_id is None:
+        raise NotFound(_("Not found."))
+    try:
+        return (
+            Assignment.objects.visible_to(actor)
+            .select_for_update(of=("self",))
+            .select_related("campaign", "student__school__partner_hospital")
+            .get(pk=assignment_id, student_id=student_id)
+        )
+    except Assignment.DoesNotExist:
+        raise NotFound(_("Not found.")) from None
+
+
+def _store(actor: Any, assignment_id: int, answers: Any, key: str, fingerprint: str, language: str) -> SubmitOutcome:
+    """The transaction body. The assignment row is locked first, so two submits of one assignment
+    queue here and the second finds it submitted (and answers as the first did)."""
+    locked = _locked_own(actor, assignment_id)
     if locked.status == Assignment.Status.SUBMITTED:  # set in the same transaction as the Submission
-        return _replay(Submission.objects.get(assignment=locked), locked, fingerprint, key)
+        return _replay(Submission.objects.get(assignment=locked), locked.pk, fingerprint, key)
     blocker = rules.answer_blocker(locked)
     if blocker is not None:
         raise refuse(blocker)
+    campaign = locked.campaign
+    checked = _check_answers(campaign, answers, partial=False)
+    results, sitting = _score(campaign, checked)
+    decision = decide({r.instrument: (r, sitting[r.instrument]) for r in results}, school_policy(locked.student.school))
     now = timezone.now()
     critical = decision.tier is Tier.RED or any(r.critical for r in results)
     due = now + decision.first_contact_limit if decision.first_contact_limit is not None else None
     submission = Submission(
-        assignment=locked, student_id=locked.student_id, answers=answers, language=language, submitted_at=now,
+        assignment=locked, student_id=locked.student_id, answers=checked, language=language, submitted_at=now,
         idempotency_key=key, body_sha256=fingerprint, response={}, tier=decision.tier.value,
         tier_rules=[r.to_dict() for r in decision.rules], unscored=list(decision.unscored),
         policy_version=decision.policy_version, policy_fingerprint=decision.policy_fingerprint,
@@ -266,10 +284,11 @@ def _store(
     )
     with override(language):
         submission.response = submit_response(locked, submission)
-    submission.save()
-    Result.objects.bulk_create([_result_row(submission, i, r) for i, r in enumerate(results)])
+    # rows.insert/update: the same rows as save() and bulk_create(), their SQL compiled once (hot path).
+    rows.insert([submission])
+    rows.insert([_result_row(submission, i, r) for i, r in enumerate(results)])
     locked.status, locked.submitted_at, locked.draft = Assignment.Status.SUBMITTED, now, {}
-    locked.save(update_fields=["status", "submitted_at", "draft"])
+    rows.update(locked, ["status", "submitted_at", "draft"])
     audit_record(actor=actor, action=Action.CREATE, object_type="campaigns.Submission", object_id=submission.pk,
                  student_public_id=locked.student.public_id, school_id=locked.student.school_id)
     if decision.tier is Tier.RED:
