@@ -97,7 +97,8 @@ class Assignment(models.Model):
         REFUSED = "refused", _("declined")
         WITHDRAWN = "withdrawn", _("withdrew")
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="assignments")
+    # No index of its own: one_assignment_per_student (campaign, student) serves it.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="assignments", db_index=False)
     student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="assignments")
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PENDING)
     guardian = models.CharField(_("guardian"), max_length=10, choices=Guardian.choices, default=Guardian.NOT_ASKED)
@@ -211,7 +212,8 @@ class Submission(models.Model):
         GREEN = "green", _("green")
 
     assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="submission")
-    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="submissions")
+    # No index of its own: submission_idempotency_key_per_student (student, key) serves it.
+    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="submissions", db_index=False)
     answers = models.JSONField()
     language = models.CharField(max_length=10)
     submitted_at = models.DateTimeField(db_index=True)
@@ -243,7 +245,8 @@ class Submission(models.Model):
 class Result(models.Model):
     """One instrument's score in one submission, with the definition version and cut-off profile."""
 
-    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="results")
+    # No index of its own: one_result_per_instrument (submission, instrument) serves it.
+    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="results", db_index=False)
     instrument = models.CharField(_("questionnaire"), max_length=20)
     version = models.PositiveIntegerField()
     profile = models.CharField(max_length=60)
