@@ -1,4 +1,5 @@
-"""Row writes for hot paths: INSERT and UPDATE with their SQL built once per model and shape.
+"""Rows on hot paths: INSERT and UPDATE with their SQL built once per model and shape, and
+instances read from one hand-written SELECT across several tables.
 
 ``Model.save()`` and ``bulk_create()`` build and compile their statement anew on every call. On the
 student's submit (bench/submit_throughput.py) that compiling cost more than the database's own
@@ -10,6 +11,10 @@ time and PostgreSQL can keep it prepared.
 They are for plain models (no multi-table inheritance) and new rows only. Like ``bulk_create()``
 they send no model signals and skip ``save()`` overrides; Xinqiao registers no model signals, and
 the audit log's ``save()`` only refuses updates, which ``insert`` refuses too.
+
+``select_list`` and ``load`` serve a SELECT whose compiling, with ``select_related`` over several
+tables, cost the ORM many times the query itself (the submit's locked read of the assignment):
+values pass through the same converters as in the ORM and instances come from ``Model.from_db``.
 """
 
 from __future__ import annotations
@@ -79,3 +84,44 @@ def update(obj: models.Model, fields: Sequence[str]) -> None:
     params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in prepared]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, obj.pk])
+
+
+# --- reading rows of several models from one hand-written SELECT ----------------------------------
+
+
+@cache
+def _loaders(model: type[models.Model], alias: str, skip: frozenset[str]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """The attnames a row of ``model`` carries and, per field, its column and database converters
+    (the backend's and the field's, as the ORM applies them)."""
+    connection = connections[alias]
+    fields = [f for f in model._meta.concrete_fields if f.name not in skip]
+    converters = []
+    for f in fields:
+        col = f.get_col(model._meta.db_table)
+        converters.append((col, tuple(connection.ops.get_db_converters(col)) + tuple(col.get_db_converters(connection))))
+    return tuple(f.attname for f in fields), tuple(converters)
+
+
+def select_list(model: type[models.Model], table: str, *, skip: frozenset[str] = frozenset(), alias: str = "default") -> str:
+    """The SELECT list for :func:`load`: ``model``'s concrete fields (but ``skip``) read from ``table``."""
+    qn = connections[alias].ops.quote_name
+    return ", ".join(f"{table}.{qn(str(f.column))}" for f in model._meta.concrete_fields if f.name not in skip)
+
+
+def load(model: type[models.Model], row: Sequence[Any], start: int, *, skip: frozenset[str] = frozenset(),
+         alias: str = "default") -> tuple[models.Model | None, int]:
+    """The instance in ``row[start:]`` (laid out by :func:`select_list`), converted as the ORM
+    would and built with ``Model.from_db`` (fields in ``skip`` are deferred), and where the next
+    model's columns start. None when its primary key is NULL (an outer join found nothing)."""
+    attnames, converters = _loaders(model, alias, skip)
+    end = start + len(attnames)
+    connection = connections[alias]
+    values = []
+    for raw, (col, funcs) in zip(row[start:end], converters, strict=True):
+        value = raw
+        for func in funcs:
+            value = func(value, col, connection)
+        values.append(value)
+    if values[attnames.index(model._meta.pk.attname)] is None:
+        return None, end
+    return model.from_db(alias, list(attnames), values), end
