@@ -62,8 +62,11 @@ def main() -> int:
                            content_type="application/json", HTTP_AUTHORIZATION=f"Token {token}",
                            HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex).status_code
 
+    ceiling_token = seed["students"][-1][1]  # the ceiling authenticates, as every endpoint here
+
     def ceiling() -> int:
-        return client.post("/bench/ceiling/", json.dumps(CEILING), content_type="application/json").status_code
+        return client.post("/bench/ceiling/", json.dumps(CEILING), content_type="application/json",
+                           HTTP_AUTHORIZATION=f"Token {ceiling_token}").status_code
 
     for a, t in todo[:20]:  # warm up
         assert submit(a, t) == 201 and ceiling() == 201
@@ -120,8 +123,7 @@ def main() -> int:
     wanted = {
         ("rest_framework/views.py", "initial"): "DRF initial (authentication, permissions: principal)",
         ("rest_framework/authentication.py", "authenticate"): "  token authentication",
-        ("screening/core/access.py", "_build_principal"): "  principal (memberships + student)",
-        ("backend/api.py", "get_object"): "get_object (scoped assignment query)",
+        ("screening/core/access.py", "_build_principal"): "  principal (student row and memberships)",
         ("rest_framework/serializers.py", "is_valid"): "AnswersSerializer.is_valid",
         ("screening/campaigns/services/answering.py", "assignment_submit"): "assignment_submit",
         ("screening/campaigns/services/answering.py", "_check_answers"): "  _check_answers",
@@ -129,8 +131,9 @@ def main() -> int:
         ("scoring/engine.py", "score"): "  scoring.score (all calls)",
         ("scoring/tiers/decide.py", "decide"): "  decide (tier)",
         ("screening/campaigns/services/answering.py", "_store"): "  _store (transaction body)",
-        ("screening/campaigns/services/answering.py", "_locked"): "    _locked (select_for_update)",
-        ("screening/core/audit.py", "audit_record"): "    audit_record",
+        ("screening/campaigns/services/answering.py", "_locked_own"): "    _locked_own (the locked read)",
+        ("screening/core/rows.py", "insert"): "    rows.insert (submission, results, audit entry)",
+        ("screening/core/rows.py", "update"): "    rows.update (assignment)",
         ("django/db/transaction.py", "__exit__"): "  commit (atomic exit)",
         ("rest_framework/response.py", "rendered_content"): "JSON rendering",
     }
