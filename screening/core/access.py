@@ -105,8 +105,13 @@ def principal_of(user: Any) -> Principal:
     return principal
 
 
-_STUDENT_SQL = "SELECT id, school_id, school_class_id FROM directory_student WHERE user_id = %s AND is_active ORDER BY id LIMIT 1"
-_MEMBERSHIPS_SQL = (
+# One statement: the user's student row (user is unique on Student), then one row per current
+# membership and class. Columns: role, school, hospital, limited to classes, region path, class id,
+# and the class's school (for the student row: its class and its own id).
+_PRINCIPAL_SQL = (
+    "SELECT 'student', s.school_id, NULL, NULL, NULL, s.school_class_id, s.id "
+    "FROM directory_student s WHERE s.user_id = %s AND s.is_active "
+    "UNION ALL "
     "SELECT m.role, m.school_id, m.hospital_id, m.limited_to_classes, r.path, c.id, c.school_id "
     "FROM directory_membership m "
     "LEFT JOIN directory_region r ON r.id = m.region_id "
@@ -116,20 +121,16 @@ _MEMBERSHIPS_SQL = (
 )
 
 
-def _principal_rows(user_id: int) -> tuple[tuple[Any, ...] | None, list[tuple[Any, ...]]]:
-    """The user's student row (id, school, class) and current memberships, one row per membership
-    and class (role, school, hospital, limited to classes, region path, class id, class's school).
+def _principal_rows(user_id: int) -> list[tuple[Any, ...]]:
+    """The rows a principal is built from (see _PRINCIPAL_SQL).
 
-    Plain SQL on purpose: this runs on every signed-in request, and the ORM spends four times the
-    database's own time building these two small queries (see bench/submit_throughput.py). The
-    access tests (tests/core/test_access_policy.py) hold it to the rules, on SQLite and PostgreSQL."""
+    Plain SQL on purpose: this runs on every signed-in request, and the ORM spent four times the
+    database's own time building the queries (see bench/submit_throughput.py). The access tests
+    (tests/core/test_access_policy.py) hold it to the rules, on SQLite and PostgreSQL."""
     today = timezone.localdate()
     with connection.cursor() as cursor:
-        cursor.execute(_STUDENT_SQL, [user_id])
-        student = cursor.fetchone()
-        cursor.execute(_MEMBERSHIPS_SQL, [user_id, today, today])
-        memberships = cursor.fetchall()
-    return student, memberships
+        cursor.execute(_PRINCIPAL_SQL, [user_id, user_id, today, today])
+        return cursor.fetchall()
 
 
 def _build_principal(user: Any) -> Principal:
@@ -139,8 +140,11 @@ def _build_principal(user: Any) -> Principal:
     hospitals: set[int] = set()
     paths: list[str] = []
     roles: set[str] = set()
-    student, memberships = _principal_rows(user.pk)
-    for role, school_id, hospital_id, limited, region_path, class_id, class_school_id in memberships:
+    student: tuple[int, int, int] | None = None
+    for role, school_id, hospital_id, limited, region_path, class_id, class_school_id in _principal_rows(user.pk):
+        if role == STUDENT:  # no membership has this role
+            student = (class_school_id, school_id, class_id)  # its id, school, class
+            continue
         roles.add(role)
         # The membership_place_matches_role constraint guarantees the place for each role.
         if role == SCHOOL_ADMIN and school_id is not None:
