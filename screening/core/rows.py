@@ -92,7 +92,9 @@ def update(obj: models.Model, fields: Sequence[str]) -> None:
 @cache
 def _loaders(model: type[models.Model], alias: str, skip: frozenset[str]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
     """The attnames a row of ``model`` carries and, per field, its column and database converters
-    (the backend's and the field's, as the ORM applies them)."""
+    (the backend's and the field's, as the ORM applies them). Kept per database alias: a
+    backend's converters depend on its vendor and settings only, and ``load`` passes them the
+    calling thread's own connection."""
     connection = connections[alias]
     fields = [f for f in model._meta.concrete_fields if f.name not in skip]
     converters = []
