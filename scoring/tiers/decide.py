@@ -121,9 +121,11 @@ def decide(sitting: Sitting, policy: TierPolicy | None = None) -> TierDecision:
 def raise_tier(decision: TierDecision, model_tier: Tier | str, reason: str | Mapping[str, str]) -> TierDecision:
     """Let the risk model raise a decision's tier, never lower it.
 
-    Returns a decision whose tier is the higher of the two, with the model recorded as a fired
-    rule (id ``risk_model``, instrument None) and the schedule of the resulting tier under the
-    decision's own policy. A model tier of green fires nothing and returns `decision` unchanged.
+    Returns a decision whose tier is the higher of the two, but at most the policy's allowance
+    (``risk_model.max_raise`` tiers) above the rules' tier, with the model recorded as a fired rule
+    (id ``risk_model``, instrument None) and the schedule of the resulting tier under the
+    decision's own policy. A model tier at or below the decision's fires nothing and returns
+    `decision` unchanged.
     `reason` (for example "risk model v3: score in the top 2% of this school") is one text for
     both languages or a mapping with ``en`` and ``zh-hans``; word it as risk, never diagnosis,
     and keep answers and scores out of it.
@@ -139,10 +141,12 @@ def raise_tier(decision: TierDecision, model_tier: Tier | str, reason: str | Map
         raise TypeError("reason must be a text or a mapping with en and zh-hans")
     if not en or not zh:
         raise ValueError("reason must not be empty")
-    if tier is Tier.GREEN:
-        return decision
+    allowed = min(decision.tier.rank + decision.policy.risk_model.max_raise, Tier.RED.rank)
+    tier = min(tier, next(t for t in Tier if t.rank == allowed))  # at most the policy's allowance above
+    if tier <= decision.tier:
+        return decision  # the rules' tier stands: the model never lowers one, and adds nothing here
     fired = FiredRule(RISK_MODEL_RULE, tier, None, en, zh)
-    new_tier = max(decision.tier, tier)
+    new_tier = tier
     rules = sorted((*decision.rules, fired), key=lambda r: -r.tier.rank)  # stable: model after rules of its tier
     settings = decision.policy.tiers[new_tier]
     return replace(

@@ -100,7 +100,8 @@ mapping; every key is optional (allowed keys: {", ".join(f"`{k}`" for k in OVERR
                  "description": {{"en": "...", "zh-hans": "..."}}, "source": "Wang et al. 2014"}}],
   "limits": {{"red": "PT30M", "yellow": "P5D"}},
   "follow_up": {{"orange": [3, 7, 14, 28]}},
-  "critical_floor": "red"
+  "critical_floor": "red",
+  "risk_model_max_raise": 0
 }}
 ```
 
@@ -110,6 +111,7 @@ mapping; every key is optional (allowed keys: {", ".join(f"`{k}`" for k in OVERR
   minutes).
 - `follow_up.<tier>`: strictly increasing whole days after first contact, 1–{MAX_FOLLOW_UP_DAY}.
 - `critical_floor`: `orange` or `red`.
+- `risk_model_max_raise`: how many tiers the risk model may raise a sitting, 0 to 3 (0: never).
 
 Checks (each problem is reported with the field it concerns, e.g. `rules.asq_acute_positive.enabled`,
 `limits.red`, all at once in one `TierPolicyError`):
@@ -173,6 +175,13 @@ def _tiers(policy: TierPolicy) -> list[str]:
         f"- {cf.description['en']}",
         f"- {cf.description['zh-hans']}",
         f"- Source: {cf.source}",
+        "",
+        "## The risk model's allowance",
+        "",
+        f"The risk model may raise a sitting's tier by at most **{policy.risk_model.max_raise}** tier(s) above the "
+        "rules' tier, and never lowers one (`raise_tier`; it fires as rule `risk_model`).",
+        "",
+        f"- Source: {policy.risk_model.source}",
         "",
     ]
     return out

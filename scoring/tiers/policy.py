@@ -227,6 +227,17 @@ class CriticalFloor:
     source: str
 
 
+@dataclass(frozen=True)
+class RiskModelAllowance:
+    """How far the risk model may raise a sitting's tier above the rules' tier (never lower)."""
+
+    max_raise: int
+    source: str
+
+
+MAX_RAISE_LIMIT = 3  # green to red
+
+
 # (test, rank, order, fired record), per instrument code
 _Compiled = tuple[Test, int, int, FiredRule]
 
@@ -243,6 +254,7 @@ class TierPolicy:
     tiers: Mapping[Tier, TierSettings]
     critical_floor: CriticalFloor
     rules: tuple[Rule, ...]
+    risk_model: RiskModelAllowance
     overridden: bool = False
     _index: Mapping[str, tuple[_Compiled, ...]] = field(init=False, repr=False)
     _floors: Mapping[str, FiredRule] = field(init=False, repr=False)
@@ -302,6 +314,7 @@ class TierPolicy:
                 "source": self.critical_floor.source,
             },
             "rules": [r.to_dict() for r in self.rules],
+            "risk_model": {"max_raise": self.risk_model.max_raise, "source": self.risk_model.source},
         }
 
     @cached_property
@@ -502,7 +515,7 @@ def load_policy(raw: Any, origin: str = "tier policy") -> TierPolicy:
     problems = _Problems()
     if not isinstance(raw, Mapping):
         raise TierPolicyError([("(top level)", "expected a mapping")], origin)
-    allowed = {"version", "source", "tiers", "critical_floor", "rules"}
+    allowed = {"version", "source", "tiers", "critical_floor", "rules", "risk_model"}
     for k in raw:
         if k not in allowed:
             problems.add(str(k), f"unknown key (allowed: {', '.join(sorted(allowed))})")
@@ -543,6 +556,7 @@ def load_policy(raw: Any, origin: str = "tier policy") -> TierPolicy:
             problems,
         )
     floor = _floor(raw.get("critical_floor"), problems)
+    allowance = _allowance(raw.get("risk_model"), problems)
     rules: list[Rule] = []
     rules_raw = raw.get("rules")
     if not isinstance(rules_raw, list) or not rules_raw:
@@ -559,13 +573,14 @@ def load_policy(raw: Any, origin: str = "tier policy") -> TierPolicy:
             rules.append(rule)
     if problems.items:
         raise TierPolicyError(problems.items, origin)
-    assert isinstance(version, int) and isinstance(source, str) and floor is not None
+    assert isinstance(version, int) and isinstance(source, str) and floor is not None and allowance is not None
     return TierPolicy(
         version=version,
         source=" ".join(source.split()),
         tiers=_settings(meanings, limits, follow),
         critical_floor=floor,
         rules=tuple(rules),
+        risk_model=allowance,
     )
 
 
@@ -595,6 +610,25 @@ def _floor(raw: Any, problems: _Problems) -> CriticalFloor | None:
     return CriticalFloor(tier, description, " ".join(source.split()))
 
 
+def _max_raise(value: Any, where: str, problems: _Problems) -> int | None:
+    if type(value) is not int or not 0 <= value <= MAX_RAISE_LIMIT:
+        problems.add(where, f"expected a whole number of tiers from 0 to {MAX_RAISE_LIMIT}")
+        return None
+    return value
+
+
+def _allowance(raw: Any, problems: _Problems) -> RiskModelAllowance | None:
+    if not isinstance(raw, Mapping) or set(raw) != {"max_raise", "source"}:
+        problems.add("risk_model", "expected max_raise and source")
+        return None
+    max_raise = _max_raise(raw["max_raise"], "risk_model.max_raise", problems)
+    source = raw["source"]
+    if not isinstance(source, str) or not source.strip():
+        problems.add("risk_model.source", "expected a non-empty source")
+        return None
+    return None if max_raise is None else RiskModelAllowance(max_raise, " ".join(source.split()))
+
+
 def policy_path() -> Path:
     """Where the default policy file lives (scoring/tier_policy.yaml)."""
     return Path(str(resources.files("scoring").joinpath(POLICY_FILE)))
@@ -609,7 +643,7 @@ def default_policy() -> TierPolicy:
 
 # ----------------------------------------------------------------------------- overrides
 
-OVERRIDE_KEYS = ("rules", "add_rules", "limits", "follow_up", "critical_floor")
+OVERRIDE_KEYS = ("rules", "add_rules", "limits", "follow_up", "critical_floor", "risk_model_max_raise")
 
 
 def policy_with_overrides(overrides: Mapping[str, Any] | None, base: TierPolicy | None = None) -> TierPolicy:
@@ -622,7 +656,8 @@ def policy_with_overrides(overrides: Mapping[str, Any] | None, base: TierPolicy 
           "add_rules": [ {<a rule in the policy-file form>} ],
           "limits": {"red": "PT30M", "yellow": "P5D"},
           "follow_up": {"orange": [3, 7, 14, 28]},
-          "critical_floor": "red"
+          "critical_floor": "red",
+          "risk_model_max_raise": 0
         }
 
     Locked rules (the suicide-item safety rules) may not be disabled or given a lower tier. The
@@ -725,6 +760,12 @@ def policy_with_overrides(overrides: Mapping[str, Any] | None, base: TierPolicy 
         elif tier is not None:
             floor = replace(floor, tier=tier)
 
+    allowance = base.risk_model
+    if "risk_model_max_raise" in overrides:
+        max_raise = _max_raise(overrides["risk_model_max_raise"], "risk_model_max_raise", problems)
+        if max_raise is not None:
+            allowance = replace(allowance, max_raise=max_raise)
+
     if problems.items:
         raise TierPolicyError(problems.items)
     return TierPolicy(
@@ -733,5 +774,6 @@ def policy_with_overrides(overrides: Mapping[str, Any] | None, base: TierPolicy 
         tiers=_settings({t: s.meaning for t, s in base.tiers.items()}, limits, follow),
         critical_floor=floor,
         rules=tuple(rules),
+        risk_model=allowance,
         overridden=True,
     )

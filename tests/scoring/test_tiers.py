@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scoring_test_helpers import answers_for_total
 
 import scoring
@@ -397,7 +399,7 @@ def test_decision_is_frozen_and_serialises() -> None:
     data = decision.to_dict()
     assert data["tier"] == "red" and data["first_contact_limit"] == "PT1H" and data["follow_up_days"] == [1, 3, 7, 14]
     assert data["rules"][0]["id"] == "phq_item9_high" and set(data["rules"][0]["description"]) == {"en", "zh-hans"}
-    assert data["policy_version"] == 1 and len(data["policy_fingerprint"]) == 16
+    assert data["policy_version"] == 2 and len(data["policy_fingerprint"]) == 16
     json.dumps(data)
 
 
@@ -586,7 +588,8 @@ def test_raising_a_locked_rule_or_keeping_it_is_allowed() -> None:
 
 
 def test_raise_tier_raises_and_records_the_model() -> None:
-    decision = one("phq9", total("phq9", 3))
+    allows_two = policy_with_overrides({"risk_model_max_raise": 2})
+    decision = one("phq9", total("phq9", 3), policy=allows_two)
     assert decision.tier is GREEN
     raised = raise_tier(decision, ORANGE, "risk model v3: high predicted risk")
     assert raised.tier is ORANGE
@@ -594,6 +597,40 @@ def test_raise_tier_raises_and_records_the_model() -> None:
     assert raised.rules[0].instrument is None and raised.rules[0].tier is ORANGE
     assert raised.first_contact_limit == timedelta(hours=24) and raised.follow_up_days == (7, 14, 28)
     assert decision.tier is GREEN  # the input is untouched
+
+
+def test_raise_tier_goes_no_further_than_the_policys_allowance() -> None:
+    assert default_policy().risk_model.max_raise == 1
+    green = one("phq9", total("phq9", 3))
+    capped = raise_tier(green, RED, "risk model v3")
+    assert capped.tier is YELLOW and capped.rules[0].tier is YELLOW  # one tier above the rules' green
+    never = one("phq9", total("phq9", 3), policy=policy_with_overrides({"risk_model_max_raise": 0}))
+    assert raise_tier(never, RED, "risk model v3") is never
+    with pytest.raises(TierPolicyError):
+        policy_with_overrides({"risk_model_max_raise": 4})
+
+
+@given(
+    phq9=st.lists(st.integers(0, 3), min_size=9, max_size=9),
+    gad7=st.lists(st.integers(0, 3), min_size=7, max_size=7),
+    model=st.sampled_from(list(Tier)),
+    allowance=st.integers(0, 3),
+)
+@settings(max_examples=300, deadline=None)
+def test_the_model_never_lowers_a_tier_and_never_raises_past_the_allowance(
+    phq9: list[int], gad7: list[int], model: Tier, allowance: int
+) -> None:
+    policy = policy_with_overrides({"risk_model_max_raise": allowance})
+    sitting = {
+        "phq9": entry("phq9", {str(i + 1): v for i, v in enumerate(phq9)}),
+        "gad7": entry("gad7", {str(i + 1): v for i, v in enumerate(gad7)}),
+    }
+    rules_only = decide(sitting, policy)
+    out = raise_tier(rules_only, model, "risk model v3")
+    assert out.tier >= rules_only.tier  # never lower
+    assert out.tier.rank <= rules_only.tier.rank + allowance  # never past the allowance
+    assert out.tier is max(rules_only.tier, min(model, Tier(list(Tier)[min(rules_only.tier.rank + allowance, 3)])))
+    assert set(rules_only.rule_ids) <= set(out.rule_ids)  # the rules that fired stay on record
 
 
 @pytest.mark.parametrize("model", [GREEN, YELLOW, ORANGE, RED, "green", "yellow", "orange", "red"])
