@@ -119,13 +119,16 @@ def short_name(code: str) -> str:
 
 
 def plain_name(column: str, language: str = "en") -> str:
-    """A column in words for staff: ``gad7.total`` → "GAD-7 total", ``phq9.item.3`` → "PHQ-9 item 3"."""
+    """A column in words for staff: ``gad7.total`` → "GAD-7 total", ``phq9.item.3`` → "PHQ-9 item 3";
+    the imputer's indicator ``<column> missing`` → "PHQ-9 item 3 unanswered"."""
+    zh = language.startswith("zh")
+    if column.endswith(" missing"):
+        return plain_name(column.removesuffix(" missing"), language) + ("（未作答）" if zh else " unanswered")
     parts = column.split(".")
     if parts[0] == "rule":
         return ("规则：" if language.startswith("zh") else "rule: ") + ".".join(parts[1:])
     if parts[0] in ("gender", "age"):
         return (("性别" if parts[0] == "gender" else "年龄段") if language.startswith("zh") else parts[0]) + f" {parts[1]}"
-    zh = language.startswith("zh")
     label = short_name(parts[0])
     if parts[1] == "item":
         return f"{label} 第{parts[2]}题" if zh else f"{label} item {parts[2]}"

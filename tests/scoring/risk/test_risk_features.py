@@ -68,3 +68,5 @@ def test_columns_read_in_plain_words_in_both_languages():
     assert plain_name("gad7.total") == "GAD-7 total"
     assert plain_name("phq9.item.3", "zh-hans") == "PHQ-9 第3题"
     assert plain_name("asq.absent") == "ASQ not taken"
+    assert plain_name("gad7.total missing") == "GAD-7 total unanswered"
+    assert plain_name("phq9.item.9 missing", "zh-hans") == "PHQ-9 第9题（未作答）"
