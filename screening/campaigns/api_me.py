@@ -18,6 +18,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -28,7 +29,7 @@ from screening.campaigns.feedback import student_feedback
 from screening.campaigns.models import Assignment
 from screening.campaigns.services import answering, consent
 from screening.core.audit import audit_refused
-from screening.core.errors import Conflict, NotAllowed, NotFound
+from screening.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from screening.core.permissions import IsStudent
 
 E = {
@@ -210,15 +211,22 @@ class MyAssignmentViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveM
         # policy and locks it in one query (the submit is the hot path; bench/submit_throughput.py).
         if not (pk and pk.isascii() and pk.isdigit() and len(pk) <= 18):
             raise Http404
-        body = AnswersSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
         try:
+            body = AnswersSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
             outcome = answering.assignment_submit(
                 actor=request.user, assignment_id=int(pk), answers=body.validated_data["answers"],
                 idempotency_key=request.headers.get("Idempotency-Key", ""), language=_lang(request),
             )
         except NotFound:
             audit_refused(actor=request.user, model=Assignment, pk=pk)
+            raise
+        except (ValidationError, InvalidInput):
+            # Bad input is checked before the locked read: for an id that is not this student's,
+            # answer (and log) the 404 that get_object would have given, not the 400.
+            if not self.get_queryset().filter(pk=pk).exists():
+                audit_refused(actor=request.user, model=Assignment, pk=pk)
+                raise Http404 from None
             raise
         headers = {} if outcome.created else {"Idempotent-Replayed": "true"}
         # Keys sorted: PostgreSQL's jsonb reorders the stored copy, and a replay must be byte-identical.

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import connections, models, router
 
 
@@ -58,9 +59,6 @@ def insert(objs: Sequence[models.Model]) -> None:
     model = type(objs[0])
     alias = router.db_for_write(model)
     connection = connections[alias]
-    if not connection.features.can_return_columns_from_insert:  # SQLite before 3.35
-        model._default_manager.bulk_create(objs)
-        return
     sql, fields = _insert_sql(model, alias, len(objs))
     params: list[Any] = []
     for obj in objs:
@@ -76,14 +74,19 @@ def insert(objs: Sequence[models.Model]) -> None:
 
 
 def update(obj: models.Model, fields: Sequence[str]) -> None:
-    """Write these fields of a saved row, as ``obj.save(update_fields=fields)`` would."""
+    """Write these fields of a saved row, as ``obj.save(update_fields=fields)`` would (and, like
+    it, refuse a row without a key or one that is not in the database)."""
     model = type(obj)
     alias = obj._state.db or router.db_for_write(model)
     connection = connections[alias]
+    if obj.pk is None:
+        raise ValueError("update() writes saved rows; this one has no key")
     sql, prepared = _update_sql(model, alias, tuple(fields))
     params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in prepared]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, obj.pk])
+        if cursor.rowcount != 1:  # as save(update_fields=…) refuses a row that is not there
+            raise ObjectDoesNotExist(f"{model._meta.label} {obj.pk} is not there to update")
 
 
 # --- reading rows of several models from one hand-written SELECT ----------------------------------

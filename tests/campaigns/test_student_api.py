@@ -18,6 +18,9 @@ from campaign_test_helpers import (
     ready,
     submit,
 )
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 import scoring
@@ -97,8 +100,26 @@ def test_a_submit_to_another_students_assignment_is_not_found_and_logged(cast, a
     assert response.status_code == missing.status_code == 404 and response.json() == missing.json()
     for odd in ("abc", "１２", "9" * 30):  # not an id: 404, never a 500
         assert client.post(f"{ME}{odd}/submit/", {"answers": {}}, format="json", HTTP_IDEMPOTENCY_KEY="k").status_code == 404
+    # Bad input to another student's assignment is still a logged 404, not a 400.
+    no_key = client.post(f"{ME}{hilda.pk}/submit/", {"answers": {"phq9": phq9_total(0)}}, format="json")
+    bad_body = client.post(f"{ME}{hilda.pk}/submit/", {"nope": 1}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    assert no_key.status_code == bad_body.status_code == 404 and no_key.json() == missing.json()
     denied = AuditEvent.objects.filter(action="denied", object_type="campaigns.Assignment", actor_id=cast.hamlet.user_id)
-    assert [e.student_public_id for e in denied] == [cast.hilda.public_id]
+    assert [e.student_public_id for e in denied] == [cast.hilda.public_id] * 3
+
+
+def test_a_submit_signed_in_by_token_takes_the_statements_the_docs_count(cast, campaign):
+    """docs/screening.md "How the submit stays fast": token, principal, the locked read, the
+    submission, its results, the assignment, the audit entry, in one transaction."""
+    assignment = ready(cast, campaign, cast.hamlet)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=cast.hamlet.user).key}")
+    with CaptureQueriesContext(connection) as queries:
+        response = submit(client, assignment, {"phq9": phq9_total(0), "asq": NEGATIVE_ASQ})
+    assert response.status_code == 201
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    work = [s for s in statements if s not in ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")]
+    assert work == ["SELECT", "SELECT", "SELECT", "INSERT", "INSERT", "UPDATE", "INSERT"], statements
 
 
 # --- the questionnaire ----------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.db import connection
 
 from screening.core import rows
@@ -71,3 +71,13 @@ def test_update_refuses_the_key_and_unknown_fields(cast):
         rows.update(student, ["id"])
     with pytest.raises(FieldDoesNotExist):
         rows.update(student, ["no_such_field"])
+
+
+@pytest.mark.django_db
+def test_update_refuses_a_row_without_a_key_or_not_in_the_database(cast):
+    with pytest.raises(ValueError):
+        rows.update(Student(name="new"), ["name"])
+    gone = Student.objects.get(pk=cast.hamlet.pk)
+    gone.pk = 987654321
+    with pytest.raises(ObjectDoesNotExist):
+        rows.update(gone, ["name"])

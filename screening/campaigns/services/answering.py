@@ -262,7 +262,9 @@ def _own_assignment_sql(alias: str) -> str:
         f"JOIN {Student._meta.db_table} s ON s.id = a.student_id JOIN {School._meta.db_table} sc ON sc.id = s.school_id "
         f"LEFT JOIN {Hospital._meta.db_table} h ON h.id = sc.partner_hospital_id"
     )
-    return f"SELECT {columns} FROM {tables} WHERE a.id = %s AND a.student_id = %s {lock}"  # noqa: S608  (names: the models')
+    # As my_assignments: a campaign still in draft has no assignment for its students to see.
+    where = "a.id = %s AND a.student_id = %s AND c.status <> %s"
+    return f"SELECT {columns} FROM {tables} WHERE {where} {lock}"  # noqa: S608  (names: the models')
 
 
 def _locked_own(actor: Any, assignment_id: int) -> Assignment:
@@ -276,7 +278,7 @@ def _locked_own(actor: Any, assignment_id: int) -> Assignment:
         raise NotFound(_("Not found."))
     alias = router.db_for_write(Assignment)
     with connections[alias].cursor() as cursor:
-        cursor.execute(_own_assignment_sql(alias), [assignment_id, student_id])
+        cursor.execute(_own_assignment_sql(alias), [assignment_id, student_id, Campaign.Status.DRAFT.value])
         row = cursor.fetchone()
     if row is None:
         raise NotFound(_("Not found."))
