@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "screening.core",
     "screening.directory",
     "screening.campaigns",
+    "screening.riskmodels",
     "screening.web",
 ]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import connection, models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -312,6 +312,19 @@ def audit_events_rule(p: Principal) -> Q:
     return Q(school_id__in=p.admin_school_ids) if p.admin_school_ids else NOTHING
 
 
+def risk_models_rule(p: Principal) -> Q:
+    """Risk models: a head of centre reads the cards of the models that may score their school's
+    students: the school's own, those of a region the school is in, and everyone's. Activating
+    one is the platform admin's (screening.riskmodels.services)."""
+    if not p.admin_school_ids:
+        return NOTHING
+    from screening.directory.models import School
+
+    in_region = Exists(School.objects.filter(pk__in=p.admin_school_ids,
+                                             region__path__startswith=OuterRef("scope_region__path")))
+    return Q(scope_school_id__in=p.admin_school_ids) | Q(scope_key="all") | (Q(scope_region__isnull=False) & Q(in_region))
+
+
 RULES: dict[str, Callable[[Principal], Q]] = {
     "directory.Student": students_rule,
     "directory.SchoolClass": classes_rule,
@@ -328,6 +341,7 @@ RULES: dict[str, Callable[[Principal], Q]] = {
     "campaigns.Submission": submissions_rule,
     "campaigns.Result": results_rule,
     "campaigns.CrisisAlert": crisis_alerts_rule,
+    "riskmodels.RiskModel": risk_models_rule,
 }
 
 def scope[QS: models.QuerySet[Any]](queryset: QS, user: Any) -> QS:
