@@ -131,7 +131,7 @@ def main() -> int:
         ("scoring/engine.py", "score"): "  scoring.score (all calls)",
         ("scoring/tiers/decide.py", "decide"): "  decide (tier)",
         ("screening/campaigns/services/answering.py", "_store"): "  _store (transaction body)",
-        ("screening/campaigns/services/answering.py", "_locked_own"): "    _locked_own (the locked read)",
+        ("screening/campaigns/services/answering.py", "_locked_own"): "  _locked_own (the locked read)",
         ("screening/core/rows.py", "insert"): "    rows.insert (submission, results, audit entry)",
         ("screening/core/rows.py", "update"): "    rows.update (assignment)",
         ("django/db/transaction.py", "__exit__"): "  commit (atomic exit)",

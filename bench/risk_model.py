@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"train (logistic): {train_s:.1f} s = cross-validated evaluation {t2 - t1:.1f} s (5 folds, bootstrap CIs, "
           f"per group) + the final fit {time.perf_counter() - t2:.1f} s; ROC AUC {report['roc_auc']['value']:.3f}")
 
-    fresh = [s for s in cohort(args.infer, args.seed + 7)]
+    fresh = cohort(args.infer, args.seed + 7)
     names = spec.names()
     times: list[float] = []
     for s in fresh:

@@ -232,7 +232,7 @@ def assignment_submit(
     fingerprint = body_fingerprint(assignment_id, answers)
     try:
         with transaction.atomic():
-            return _store(actor, assignment_id, answers, key, fingerprint, language)
+            return _store(actor, _locked_own(assignment_id, student_id), answers, key, fingerprint, language)
     except (IntegrityError, InvalidInput):
         # The key was used before: by a concurrent submit that won the race (IntegrityError), or by
         # an earlier submit of another body (a 409 says so, not a 400 about the new body).
@@ -267,15 +267,13 @@ def _own_assignment_sql(alias: str) -> str:
     return f"SELECT {columns} FROM {tables} WHERE {where} {lock}"  # noqa: S608  (names: the models')
 
 
-def _locked_own(actor: Any, assignment_id: int) -> Assignment:
-    """The actor's own assignment, locked for this transaction, with what the submit reads.
+def _locked_own(assignment_id: int, student_id: int) -> Assignment:
+    """The student's own assignment, locked for this transaction, with what the submit reads.
 
-    Own means its student is the actor's (``principal.student_id``): narrower than what the access
-    policy lets the actor see, and always inside it (tests/campaigns/test_student_api.py checks
-    that a student's own assignments are visible to them). NotFound otherwise."""
-    student_id = principal_of(actor).student_id
-    if student_id is None:
-        raise NotFound(_("Not found."))
+    Own means its student is the actor's (``principal.student_id``, checked by assignment_submit):
+    narrower than what the access policy lets the actor see, and always inside it
+    (tests/campaigns/test_student_api.py checks that a student's own assignments are visible to
+    them). NotFound otherwise."""
     alias = router.db_for_write(Assignment)
     with connections[alias].cursor() as cursor:
         cursor.execute(_own_assignment_sql(alias), [assignment_id, student_id, Campaign.Status.DRAFT.value])
@@ -294,10 +292,9 @@ def _locked_own(actor: Any, assignment_id: int) -> Assignment:
     return assignment
 
 
-def _store(actor: Any, assignment_id: int, answers: Any, key: str, fingerprint: str, language: str) -> SubmitOutcome:
-    """The transaction body. The assignment row is locked first, so two submits of one assignment
-    queue here and the second finds it submitted (and answers as the first did)."""
-    locked = _locked_own(actor, assignment_id)
+def _store(actor: Any, locked: Assignment, answers: Any, key: str, fingerprint: str, language: str) -> SubmitOutcome:
+    """The transaction body, on the assignment row locked first: two submits of one assignment
+    queue on the lock and the second finds it submitted (and answers as the first did)."""
     if locked.status == Assignment.Status.SUBMITTED:  # set in the same transaction as the Submission
         return _replay(Submission.objects.get(assignment=locked), locked.pk, fingerprint, key)
     blocker = rules.answer_blocker(locked)
