@@ -12,6 +12,7 @@ from scoring.tiers.conditions import ConditionError
 from scoring.tiers.decide import RISK_MODEL_RULE, Sitting, TierDecision, decide, raise_tier
 from scoring.tiers.policy import (
     CRITICAL_FLOOR_RULE,
+    AlertLimits,
     CriticalFloor,
     FiredRule,
     RiskModelAllowance,
@@ -31,6 +32,7 @@ from scoring.tiers.policy import (
 __all__ = [
     "CRITICAL_FLOOR_RULE",
     "RISK_MODEL_RULE",
+    "AlertLimits",
     "ConditionError",
     "CriticalFloor",
     "FiredRule",

@@ -9,9 +9,12 @@ from __future__ import annotations
 from scoring.definition import instrument
 from scoring.tiers.conditions import describe
 from scoring.tiers.policy import (
+    MAX_ACKNOWLEDGE,
     MAX_FOLLOW_UP_DAY,
+    MAX_HOSPITAL_AFTER,
     MAX_LIMIT,
     MAX_RED_LIMIT,
+    MIN_ACKNOWLEDGE,
     OVERRIDE_KEYS,
     Rule,
     Tier,
@@ -101,7 +104,9 @@ mapping; every key is optional (allowed keys: {", ".join(f"`{k}`" for k in OVERR
   "limits": {{"red": "PT30M", "yellow": "P5D"}},
   "follow_up": {{"orange": [3, 7, 14, 28]}},
   "critical_floor": "red",
-  "risk_model_max_raise": 0
+  "risk_model_max_raise": 0,
+  "alert_acknowledge_within": "PT10M",
+  "alert_hospital_after": "PT1H"
 }}
 ```
 
@@ -109,9 +114,12 @@ mapping; every key is optional (allowed keys: {", ".join(f"`{k}`" for k in OVERR
 - `add_rules`: new rules in the policy-file form; ids must be new.
 - `limits.<tier>`: ISO 8601 durations (`PT30M`, `PT1H`, `PT24H`, `P7D`; weeks, days, hours,
   minutes).
-- `follow_up.<tier>`: strictly increasing whole days after first contact, 1–{MAX_FOLLOW_UP_DAY}.
+- `follow_up.<tier>`: strictly increasing whole days after the day the counsellor creates the
+  follow-up plan, 1–{MAX_FOLLOW_UP_DAY}.
 - `critical_floor`: `orange` or `red`.
 - `risk_model_max_raise`: how many tiers the risk model may raise a sitting, 0 to 3 (0: never).
+- `alert_acknowledge_within`, `alert_hospital_after`: the red alert limits, as ISO 8601 durations
+  (see "Red alert escalation" above).
 
 Checks (each problem is reported with the field it concerns, e.g. `rules.asq_acute_positive.enabled`,
 `limits.red`, all at once in one `TierPolicyError`):
@@ -123,6 +131,9 @@ Checks (each problem is reported with the field it concerns, e.g. `rules.asq_acu
   longer than a lower tier's (red ≤ orange ≤ yellow). Green has no limit and no follow-ups (it
   opens no case). Red needs at least one follow-up.
 - The critical-item floor can be raised to red, never lowered below its default.
+- The red alert acknowledgement limit is between {human_duration(MIN_ACKNOWLEDGE)} and {human_duration(MAX_ACKNOWLEDGE)} (inclusive);
+  the hospital escalation comes strictly later and at most {human_duration(MAX_HOSPITAL_AFTER)} after the alert
+  was raised (checked on the defaults and the overrides combined).
 - Unknown keys, unknown rule ids, wrong types and malformed rules are errors, never ignored.
 
 Store the decision's `policy_version` and `policy_fingerprint` with it: the fingerprint is a hash
@@ -153,7 +164,7 @@ def _tiers(policy: TierPolicy) -> list[str]:
     out = [
         "## Tiers",
         "",
-        "| Tier | 分级 | Meaning | 含义 | First contact within | Follow-ups (days after first contact) |",
+        "| Tier | 分级 | Meaning | 含义 | First contact within | Follow-ups (days after the plan starts) |",
         "|---|---|---|---|---|---|",
     ]
     for t in reversed(Tier):
@@ -166,6 +177,7 @@ def _tiers(policy: TierPolicy) -> list[str]:
     cf = policy.critical_floor
     out += [
         "",
+        "Follow-up days count from the day the counsellor creates the student's follow-up plan (day 0). "
         "These limits and rhythms are project defaults, to be set by each school.",
         "",
         "## Critical-item floor",
@@ -183,8 +195,24 @@ def _tiers(policy: TierPolicy) -> list[str]:
         "",
         f"- Source: {policy.risk_model.source}",
         "",
+        *_alerts(policy),
     ]
     return out
+
+
+def _alerts(policy: TierPolicy) -> list[str]:
+    alerts = policy.alerts
+    return [
+        "## Red alert escalation",
+        "",
+        f"A red alert must be acknowledged by a counsellor within **{human_duration(alerts.acknowledge_within)}**; "
+        "otherwise it escalates to the school's heads of centre. If it is still unacknowledged "
+        f"**{human_duration(alerts.hospital_after)}** after it was raised, it escalates to the partner hospital's "
+        "crisis contact named in the school-hospital agreement.",
+        "",
+        f"- Source: {alerts.source}",
+        "",
+    ]
 
 
 def _rules(policy: TierPolicy) -> list[str]:

@@ -111,6 +111,9 @@ _DURATION = re.compile(r"P(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?
 MAX_LIMIT = timedelta(days=90)
 MAX_RED_LIMIT = timedelta(hours=24)
 MAX_FOLLOW_UP_DAY = 365
+MIN_ACKNOWLEDGE = timedelta(minutes=1)
+MAX_ACKNOWLEDGE = timedelta(hours=1)
+MAX_HOSPITAL_AFTER = timedelta(hours=24)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -182,7 +185,9 @@ class FiredRule:
 
 @dataclass(frozen=True)
 class TierSettings:
-    """What a tier means and how fast and how often a counsellor follows it up."""
+    """What a tier means and how fast and how often a counsellor follows it up.
+
+    `follow_up_days` are whole days counted from the day the counsellor creates the follow-up plan."""
 
     tier: Tier
     meaning: Mapping[str, str]
@@ -238,6 +243,19 @@ class RiskModelAllowance:
 MAX_RAISE_LIMIT = 3  # green to red
 
 
+@dataclass(frozen=True)
+class AlertLimits:
+    """How a red alert escalates while no counsellor acknowledges it.
+
+    Unacknowledged after `acknowledge_within`, it goes to the school's heads of centre; still
+    unacknowledged `hospital_after` it was raised, to the partner hospital's crisis contact.
+    """
+
+    acknowledge_within: timedelta
+    hospital_after: timedelta
+    source: str
+
+
 # (test, rank, order, fired record), per instrument code
 _Compiled = tuple[Test, int, int, FiredRule]
 
@@ -255,6 +273,7 @@ class TierPolicy:
     critical_floor: CriticalFloor
     rules: tuple[Rule, ...]
     risk_model: RiskModelAllowance
+    alerts: AlertLimits
     overridden: bool = False
     _index: Mapping[str, tuple[_Compiled, ...]] = field(init=False, repr=False)
     _floors: Mapping[str, FiredRule] = field(init=False, repr=False)
@@ -315,6 +334,11 @@ class TierPolicy:
             },
             "rules": [r.to_dict() for r in self.rules],
             "risk_model": {"max_raise": self.risk_model.max_raise, "source": self.risk_model.source},
+            "alerts": {
+                "acknowledge_within": format_duration(self.alerts.acknowledge_within),
+                "hospital_after": format_duration(self.alerts.hospital_after),
+                "source": self.alerts.source,
+            },
         }
 
     @cached_property
@@ -515,7 +539,7 @@ def load_policy(raw: Any, origin: str = "tier policy") -> TierPolicy:
     problems = _Problems()
     if not isinstance(raw, Mapping):
         raise TierPolicyError([("(top level)", "expected a mapping")], origin)
-    allowed = {"version", "source", "tiers", "critical_floor", "rules", "risk_model"}
+    allowed = {"version", "source", "tiers", "critical_floor", "rules", "risk_model", "alerts"}
     for k in raw:
         if k not in allowed:
             problems.add(str(k), f"unknown key (allowed: {', '.join(sorted(allowed))})")
@@ -557,6 +581,7 @@ def load_policy(raw: Any, origin: str = "tier policy") -> TierPolicy:
         )
     floor = _floor(raw.get("critical_floor"), problems)
     allowance = _allowance(raw.get("risk_model"), problems)
+    alerts = _alerts(raw.get("alerts"), problems)
     rules: list[Rule] = []
     rules_raw = raw.get("rules")
     if not isinstance(rules_raw, list) or not rules_raw:
@@ -573,7 +598,8 @@ def load_policy(raw: Any, origin: str = "tier policy") -> TierPolicy:
             rules.append(rule)
     if problems.items:
         raise TierPolicyError(problems.items, origin)
-    assert isinstance(version, int) and isinstance(source, str) and floor is not None and allowance is not None
+    assert isinstance(version, int) and isinstance(source, str) and floor is not None
+    assert allowance is not None and alerts is not None
     return TierPolicy(
         version=version,
         source=" ".join(source.split()),
@@ -581,6 +607,7 @@ def load_policy(raw: Any, origin: str = "tier policy") -> TierPolicy:
         critical_floor=floor,
         rules=tuple(rules),
         risk_model=allowance,
+        alerts=alerts,
     )
 
 
@@ -629,6 +656,57 @@ def _allowance(raw: Any, problems: _Problems) -> RiskModelAllowance | None:
     return None if max_raise is None else RiskModelAllowance(max_raise, " ".join(source.split()))
 
 
+def _alert_duration(value: Any, where: str, problems: _Problems) -> timedelta | None:
+    """A required ISO 8601 duration (null is not allowed here)."""
+    if not isinstance(value, str):
+        problems.add(where, f"expected an ISO 8601 duration string such as PT15M or PT1H, not {_brief(value)}")
+        return None
+    return _duration(value, where, problems)[1]
+
+
+def _check_alerts(
+    acknowledge: timedelta | None,
+    hospital: timedelta | None,
+    ack_field: str,
+    hospital_field: str,
+    order_field: str,
+    problems: _Problems,
+) -> None:
+    """Cross-checks of the alert limits (None: already reported as malformed)."""
+    if acknowledge is not None and not MIN_ACKNOWLEDGE <= acknowledge <= MAX_ACKNOWLEDGE:
+        problems.add(
+            ack_field,
+            f"the acknowledgement limit must be between {human_duration(MIN_ACKNOWLEDGE)} and "
+            f"{human_duration(MAX_ACKNOWLEDGE)}",
+        )
+    if hospital is not None and hospital > MAX_HOSPITAL_AFTER:
+        problems.add(
+            hospital_field, f"the hospital escalation may not come later than {human_duration(MAX_HOSPITAL_AFTER)}"
+        )
+    if acknowledge is not None and hospital is not None and hospital <= acknowledge:
+        problems.add(
+            order_field,
+            "the hospital escalation (hospital_after) must come after the acknowledgement limit (acknowledge_within)",
+        )
+
+
+def _alerts(raw: Any, problems: _Problems) -> AlertLimits | None:
+    if not isinstance(raw, Mapping) or set(raw) != {"acknowledge_within", "hospital_after", "source"}:
+        problems.add("alerts", "expected acknowledge_within, hospital_after and source")
+        return None
+    before = len(problems.items)
+    ack_field, hospital_field = "alerts.acknowledge_within", "alerts.hospital_after"
+    acknowledge = _alert_duration(raw["acknowledge_within"], ack_field, problems)
+    hospital = _alert_duration(raw["hospital_after"], hospital_field, problems)
+    _check_alerts(acknowledge, hospital, ack_field, hospital_field, hospital_field, problems)
+    source = raw["source"]
+    if not isinstance(source, str) or not source.strip():
+        problems.add("alerts.source", "expected a non-empty source")
+    if len(problems.items) > before or acknowledge is None or hospital is None:
+        return None
+    return AlertLimits(acknowledge, hospital, " ".join(source.split()))
+
+
 def policy_path() -> Path:
     """Where the default policy file lives (scoring/tier_policy.yaml)."""
     return Path(str(resources.files("scoring").joinpath(POLICY_FILE)))
@@ -643,7 +721,16 @@ def default_policy() -> TierPolicy:
 
 # ----------------------------------------------------------------------------- overrides
 
-OVERRIDE_KEYS = ("rules", "add_rules", "limits", "follow_up", "critical_floor", "risk_model_max_raise")
+OVERRIDE_KEYS = (
+    "rules",
+    "add_rules",
+    "limits",
+    "follow_up",
+    "critical_floor",
+    "risk_model_max_raise",
+    "alert_acknowledge_within",
+    "alert_hospital_after",
+)
 
 
 def policy_with_overrides(overrides: Mapping[str, Any] | None, base: TierPolicy | None = None) -> TierPolicy:
@@ -657,12 +744,20 @@ def policy_with_overrides(overrides: Mapping[str, Any] | None, base: TierPolicy 
           "limits": {"red": "PT30M", "yellow": "P5D"},
           "follow_up": {"orange": [3, 7, 14, 28]},
           "critical_floor": "red",
-          "risk_model_max_raise": 0
+          "risk_model_max_raise": 0,
+          "alert_acknowledge_within": "PT10M",
+          "alert_hospital_after": "PT1H"
         }
+
+    ``follow_up`` days count from the day the counsellor creates the follow-up plan.
+    ``alert_acknowledge_within`` and ``alert_hospital_after`` (ISO 8601 durations) replace the red
+    alert limits: unacknowledged after the first, a red alert escalates to the heads of centre;
+    after the second, to the partner hospital.
 
     Locked rules (the suicide-item safety rules) may not be disabled or given a lower tier. The
     result must still pass every policy check (red at most 24 hours, red <= orange <= yellow,
-    green without a limit or follow-ups, ...). Raises `TierPolicyError` listing every problem,
+    green without a limit or follow-ups, acknowledgement within 1 minute to 1 hour, hospital
+    escalation after it and within 24 hours, ...). Raises `TierPolicyError` listing every problem,
     each naming its field.
     """
     base = default_policy() if base is None else base
@@ -765,6 +860,7 @@ def policy_with_overrides(overrides: Mapping[str, Any] | None, base: TierPolicy 
         max_raise = _max_raise(overrides["risk_model_max_raise"], "risk_model_max_raise", problems)
         if max_raise is not None:
             allowance = replace(allowance, max_raise=max_raise)
+    alerts = _override_alerts(overrides, base.alerts, problems)
 
     if problems.items:
         raise TierPolicyError(problems.items)
@@ -775,5 +871,27 @@ def policy_with_overrides(overrides: Mapping[str, Any] | None, base: TierPolicy 
         critical_floor=floor,
         rules=tuple(rules),
         risk_model=allowance,
+        alerts=alerts,
         overridden=True,
     )
+
+
+def _override_alerts(overrides: Mapping[str, Any], base: AlertLimits, problems: _Problems) -> AlertLimits:
+    """`base` with alert_acknowledge_within / alert_hospital_after applied, checked as combined.
+
+    A broken order is reported on alert_hospital_after, or on alert_acknowledge_within when only
+    that one was given."""
+    ack_key, hospital_key = "alert_acknowledge_within", "alert_hospital_after"
+    if ack_key not in overrides and hospital_key not in overrides:
+        return base
+    acknowledge: timedelta | None = base.acknowledge_within
+    hospital: timedelta | None = base.hospital_after
+    if ack_key in overrides:
+        acknowledge = _alert_duration(overrides[ack_key], ack_key, problems)
+    if hospital_key in overrides:
+        hospital = _alert_duration(overrides[hospital_key], hospital_key, problems)
+    order_key = hospital_key if hospital_key in overrides else ack_key
+    _check_alerts(acknowledge, hospital, ack_key, hospital_key, order_key, problems)
+    if acknowledge is None or hospital is None:
+        return base  # reported; the caller raises
+    return replace(base, acknowledge_within=acknowledge, hospital_after=hospital)

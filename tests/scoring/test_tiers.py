@@ -23,6 +23,7 @@ import scoring
 from scoring.tiers import (
     CRITICAL_FLOOR_RULE,
     RISK_MODEL_RULE,
+    AlertLimits,
     Tier,
     TierDecision,
     TierPolicyError,
@@ -36,6 +37,7 @@ from scoring.tiers import (
     raise_tier,
 )
 from scoring.tiers.docs import render
+from scoring.tiers.policy import MAX_FOLLOW_UP_DAY
 
 ROOT = Path(scoring.__file__).resolve().parents[1]
 GREEN, YELLOW, ORANGE, RED = Tier.GREEN, Tier.YELLOW, Tier.ORANGE, Tier.RED
@@ -343,7 +345,7 @@ def test_highest_tier_wins_and_rules_are_listed_highest_first() -> None:
     assert decision.tier is ORANGE
     assert decision.rule_ids == ("gad7_total_orange", "phq9_total_yellow")
     assert decision.first_contact_limit == timedelta(hours=24)
-    assert decision.follow_up_days == (7, 14, 28)
+    assert decision.follow_up_days == (7, 14, 21, 28)
     sitting["asq"] = entry("asq", asq(True, **{"5": True}))
     decision = decide(sitting)
     assert decision.tier is RED
@@ -373,9 +375,9 @@ def test_same_rule_on_phq9_and_phqa_is_recorded_per_instrument() -> None:
 @pytest.mark.parametrize(
     ("tier", "limit", "follow"),
     [
-        (RED, timedelta(hours=1), (1, 3, 7, 14)),
-        (ORANGE, timedelta(hours=24), (7, 14, 28)),
-        (YELLOW, timedelta(days=7), (14, 28)),
+        (RED, timedelta(hours=1), (1, 2, 3, 10, 17, 24, 31)),  # daily for 3 days, then weekly for 4 weeks
+        (ORANGE, timedelta(hours=24), (7, 14, 21, 28)),  # weekly for 4 weeks
+        (YELLOW, timedelta(days=7), (14, 28, 42)),  # every 2 weeks for 6 weeks
         (GREEN, None, ()),
     ],
 )
@@ -397,9 +399,13 @@ def test_decision_is_frozen_and_serialises() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         decision.tier = GREEN  # type: ignore[misc]
     data = decision.to_dict()
-    assert data["tier"] == "red" and data["first_contact_limit"] == "PT1H" and data["follow_up_days"] == [1, 3, 7, 14]
+    assert (
+        data["tier"] == "red"
+        and data["first_contact_limit"] == "PT1H"
+        and data["follow_up_days"] == [1, 2, 3, 10, 17, 24, 31]
+    )
     assert data["rules"][0]["id"] == "phq_item9_high" and set(data["rules"][0]["description"]) == {"en", "zh-hans"}
-    assert data["policy_version"] == 2 and len(data["policy_fingerprint"]) == 16
+    assert data["policy_version"] == 3 and len(data["policy_fingerprint"]) == 16
     json.dumps(data)
 
 
@@ -595,7 +601,7 @@ def test_raise_tier_raises_and_records_the_model() -> None:
     assert raised.tier is ORANGE
     assert raised.rule_ids == (RISK_MODEL_RULE,)
     assert raised.rules[0].instrument is None and raised.rules[0].tier is ORANGE
-    assert raised.first_contact_limit == timedelta(hours=24) and raised.follow_up_days == (7, 14, 28)
+    assert raised.first_contact_limit == timedelta(hours=24) and raised.follow_up_days == (7, 14, 21, 28)
     assert decision.tier is GREEN  # the input is untouched
 
 
@@ -656,6 +662,221 @@ def test_raise_tier_keeps_the_school_schedule_and_ignores_green() -> None:
         raise_tier(decision, ORANGE, "  ")
 
 
+# ----------------------------------------------------------------------------- follow-up rhythm, red alerts
+
+
+def test_the_published_rhythms_pass_the_schedule_checks_as_overrides() -> None:
+    policy = default_policy()
+    assert max(d for s in policy.tiers.values() for d in s.follow_up_days) <= MAX_FOLLOW_UP_DAY
+    again = policy_with_overrides({"follow_up": {t.value: list(s.follow_up_days) for t, s in policy.tiers.items()}})
+    assert again == policy and again.overridden
+    longer = policy_with_overrides({"follow_up": {"red": [1, 2, 3, 10, 17, 24, 31, MAX_FOLLOW_UP_DAY]}})
+    assert longer.tiers[RED].follow_up_days[-1] == MAX_FOLLOW_UP_DAY
+
+
+def test_default_alert_limits() -> None:
+    alerts = default_policy().alerts
+    assert isinstance(alerts, AlertLimits)
+    assert (alerts.acknowledge_within, alerts.hospital_after) == (timedelta(minutes=15), timedelta(minutes=30))
+    assert alerts.source.startswith("Xinqiao project default") and "\n" not in alerts.source
+    assert default_policy().to_dict()["alerts"] == {
+        "acknowledge_within": "PT15M",
+        "hospital_after": "PT30M",
+        "source": alerts.source,
+    }
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        alerts.hospital_after = timedelta(hours=1)  # type: ignore[misc]
+
+
+GOOD_ALERT_OVERRIDES: list[tuple[dict[str, Any], timedelta, timedelta, str, str]] = [
+    ({"alert_acknowledge_within": "PT1M"}, timedelta(minutes=1), timedelta(minutes=30), "PT1M", "PT30M"),
+    ({"alert_acknowledge_within": "PT29M"}, timedelta(minutes=29), timedelta(minutes=30), "PT29M", "PT30M"),
+    ({"alert_hospital_after": "PT16M"}, timedelta(minutes=15), timedelta(minutes=16), "PT15M", "PT16M"),
+    ({"alert_hospital_after": "PT24H"}, timedelta(minutes=15), timedelta(hours=24), "PT15M", "P1D"),
+    ({"alert_hospital_after": "P1D"}, timedelta(minutes=15), timedelta(hours=24), "PT15M", "P1D"),
+    (
+        {"alert_acknowledge_within": "PT1H", "alert_hospital_after": "PT1H1M"},
+        timedelta(hours=1),
+        timedelta(minutes=61),
+        "PT1H",
+        "PT1H1M",
+    ),
+    (
+        {"alert_acknowledge_within": "PT10M", "alert_hospital_after": "PT2H"},
+        timedelta(minutes=10),
+        timedelta(hours=2),
+        "PT10M",
+        "PT2H",
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "acknowledge", "hospital", "ack_iso", "hospital_iso"), GOOD_ALERT_OVERRIDES)
+def test_valid_alert_overrides(
+    overrides: dict[str, Any], acknowledge: timedelta, hospital: timedelta, ack_iso: str, hospital_iso: str
+) -> None:
+    school = policy_with_overrides(overrides)
+    assert (school.alerts.acknowledge_within, school.alerts.hospital_after) == (acknowledge, hospital)
+    assert school.alerts.source == default_policy().alerts.source
+    data = school.to_dict()["alerts"]
+    assert (data["acknowledge_within"], data["hospital_after"]) == (ack_iso, hospital_iso)
+    assert school.overridden and school.version == default_policy().version
+    assert school.fingerprint != default_policy().fingerprint
+    assert school.tiers == default_policy().tiers and school.risk_model == default_policy().risk_model
+
+
+def test_alert_overrides_equal_to_the_defaults_keep_the_fingerprint() -> None:
+    same = policy_with_overrides({"alert_acknowledge_within": "PT15M", "alert_hospital_after": "PT30M"})
+    assert same == default_policy() and same.fingerprint == default_policy().fingerprint
+
+
+def test_alert_overrides_are_checked_on_the_combined_result() -> None:
+    later = policy_with_overrides({"alert_hospital_after": "PT2H"})
+    slower = later.with_overrides({"alert_acknowledge_within": "PT45M"})  # 45 minutes < 2 hours: fine
+    assert (slower.alerts.acknowledge_within, slower.alerts.hospital_after) == (
+        timedelta(minutes=45),
+        timedelta(hours=2),
+    )
+    with pytest.raises(TierPolicyError) as err:
+        policy_with_overrides({"alert_acknowledge_within": "PT45M"})  # the default hospital_after is 30 minutes
+    assert [f for f, _ in err.value.problems] == ["alert_acknowledge_within"]
+
+
+BAD_ALERT_OVERRIDES: list[tuple[str, dict[str, Any], list[str]]] = [
+    ("acknowledge not ISO 8601", {"alert_acknowledge_within": "15 minutes"}, ["alert_acknowledge_within"]),
+    ("acknowledge a number", {"alert_acknowledge_within": 15}, ["alert_acknowledge_within"]),
+    ("acknowledge null", {"alert_acknowledge_within": None}, ["alert_acknowledge_within"]),
+    ("acknowledge in seconds", {"alert_acknowledge_within": "PT30S"}, ["alert_acknowledge_within"]),
+    ("acknowledge zero", {"alert_acknowledge_within": "PT0M"}, ["alert_acknowledge_within"]),
+    (
+        "acknowledge over an hour",
+        {"alert_acknowledge_within": "PT61M", "alert_hospital_after": "PT2H"},
+        ["alert_acknowledge_within"],
+    ),
+    ("acknowledge equal to hospital", {"alert_acknowledge_within": "PT30M"}, ["alert_acknowledge_within"]),
+    ("hospital not ISO 8601", {"alert_hospital_after": "half an hour"}, ["alert_hospital_after"]),
+    ("hospital a list", {"alert_hospital_after": ["PT30M"]}, ["alert_hospital_after"]),
+    ("hospital null", {"alert_hospital_after": None}, ["alert_hospital_after"]),
+    ("hospital equal to acknowledge", {"alert_hospital_after": "PT15M"}, ["alert_hospital_after"]),
+    ("hospital before acknowledge", {"alert_hospital_after": "PT10M"}, ["alert_hospital_after"]),
+    ("hospital over 24 hours", {"alert_hospital_after": "PT24H1M"}, ["alert_hospital_after"]),
+    ("hospital two days", {"alert_hospital_after": "P2D"}, ["alert_hospital_after"]),
+    (
+        "both given, order broken",
+        {"alert_acknowledge_within": "PT20M", "alert_hospital_after": "PT20M"},
+        ["alert_hospital_after"],
+    ),
+    (
+        "both given, acknowledge too long and order broken",
+        {"alert_acknowledge_within": "PT2H", "alert_hospital_after": "PT1H"},
+        ["alert_acknowledge_within", "alert_hospital_after"],
+    ),
+    (
+        "both malformed",
+        {"alert_acknowledge_within": "soon", "alert_hospital_after": "P2D"},
+        ["alert_acknowledge_within", "alert_hospital_after"],
+    ),
+    ("misspelt key", {"alert_acknowledge": "PT10M"}, ["alert_acknowledge"]),
+]
+
+
+@pytest.mark.parametrize(("case", "overrides", "fields"), BAD_ALERT_OVERRIDES, ids=[c[0] for c in BAD_ALERT_OVERRIDES])
+def test_invalid_alert_overrides_name_the_field(case: str, overrides: dict[str, Any], fields: list[str]) -> None:
+    with pytest.raises(TierPolicyError) as err:
+        policy_with_overrides(overrides)
+    assert [f for f, _ in err.value.problems] == fields, (case, err.value.problems)
+    assert all(field in str(err.value) for field in fields)
+
+
+BAD_ALERT_BLOCKS: list[tuple[str, Any, list[str]]] = [
+    ("missing", None, ["alerts"]),
+    ("not a mapping", "PT15M", ["alerts"]),
+    ("source missing", {"acknowledge_within": "PT15M", "hospital_after": "PT30M"}, ["alerts"]),
+    ("unknown key", {"acknowledge_within": "PT15M", "hospital_after": "PT30M", "source": "x", "sms": True}, ["alerts"]),
+    ("empty source", {"acknowledge_within": "PT15M", "hospital_after": "PT30M", "source": " "}, ["alerts.source"]),
+    (
+        "acknowledge null",
+        {"acknowledge_within": None, "hospital_after": "PT30M", "source": "x"},
+        ["alerts.acknowledge_within"],
+    ),
+    (
+        "acknowledge not ISO",
+        {"acknowledge_within": "15m", "hospital_after": "PT30M", "source": "x"},
+        ["alerts.acknowledge_within"],
+    ),
+    (
+        "acknowledge zero",
+        {"acknowledge_within": "PT0M", "hospital_after": "PT30M", "source": "x"},
+        ["alerts.acknowledge_within"],
+    ),
+    (
+        "acknowledge over an hour",
+        {"acknowledge_within": "PT90M", "hospital_after": "PT2H", "source": "x"},
+        ["alerts.acknowledge_within"],
+    ),
+    (
+        "acknowledge after hospital",
+        {"acknowledge_within": "PT45M", "hospital_after": "PT30M", "source": "x"},
+        ["alerts.hospital_after"],
+    ),
+    (
+        "hospital null",
+        {"acknowledge_within": "PT15M", "hospital_after": None, "source": "x"},
+        ["alerts.hospital_after"],
+    ),
+    (
+        "hospital equal",
+        {"acknowledge_within": "PT15M", "hospital_after": "PT15M", "source": "x"},
+        ["alerts.hospital_after"],
+    ),
+    (
+        "hospital over 24 hours",
+        {"acknowledge_within": "PT15M", "hospital_after": "PT25H", "source": "x"},
+        ["alerts.hospital_after"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "block", "fields"), BAD_ALERT_BLOCKS, ids=[c[0] for c in BAD_ALERT_BLOCKS])
+def test_policy_file_alert_problems_name_the_field(case: str, block: Any, fields: list[str]) -> None:
+    raw = yaml.safe_load(policy_path().read_text(encoding="utf-8"))
+    if block is None:
+        del raw["alerts"]
+    else:
+        raw["alerts"] = block
+    with pytest.raises(TierPolicyError) as err:
+        load_policy(raw, origin="test file")
+    assert [f for f, _ in err.value.problems] == fields, (case, err.value.problems)
+
+
+@pytest.mark.parametrize(("acknowledge", "hospital"), [("PT1M", "PT2M"), ("PT1H", "PT24H"), ("PT15M", "P1D")])
+def test_policy_file_alert_limits_at_the_bounds_load(acknowledge: str, hospital: str) -> None:
+    raw = yaml.safe_load(policy_path().read_text(encoding="utf-8"))
+    raw["alerts"] = {"acknowledge_within": acknowledge, "hospital_after": hospital, "source": "  a\n school  "}
+    alerts = load_policy(raw).alerts
+    assert alerts == AlertLimits(parse_duration(acknowledge), parse_duration(hospital), "a school")
+
+
+def test_policy_command_reports_alert_overrides() -> None:
+    run = [sys.executable, "-m", "scoring.tiers", "policy", "--overrides"]
+    ok = subprocess.run(
+        [*run, '{"alert_acknowledge_within": "PT10M"}'], cwd=ROOT, capture_output=True, text=True, encoding="utf-8"
+    )
+    assert ok.returncode == 0 and json.loads(ok.stdout)["alerts"]["acknowledge_within"] == "PT10M"
+    bad = subprocess.run(
+        [*run, '{"alert_hospital_after": "P2D"}'], cwd=ROOT, capture_output=True, text=True, encoding="utf-8"
+    )
+    assert bad.returncode == 2 and bad.stderr.startswith("alert_hospital_after: ")
+
+
+def test_docs_show_the_alert_limits_and_their_override_keys() -> None:
+    page = render()
+    assert "## Red alert escalation" in page
+    assert "within **15 minutes**" in page and "**30 minutes** after it was raised" in page
+    assert default_policy().alerts.source in page
+    assert "`alert_acknowledge_within`, `alert_hospital_after`" in page
+
+
 # ----------------------------------------------------------------------------- wording, docs, file
 
 
@@ -713,7 +934,7 @@ def test_docs_list_every_rule_and_the_schedules() -> None:
     page = render()
     for rule in default_policy().rules:
         assert f"#### {rule.id}" in page and rule.source in page and rule.description["zh-hans"] in page
-    assert "| 1 hour | +1, +3, +7, +14 |" in page and "| 7 days | +14, +28 |" in page
+    assert "| 1 hour | +1, +2, +3, +10, +17, +24, +31 |" in page and "| 7 days | +14, +28, +42 |" in page
 
 
 def test_docs_and_policy_commands(tmp_path: Path) -> None:
