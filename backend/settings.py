@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "screening.directory",
     "screening.campaigns",
     "screening.riskmodels",
+    "screening.cases",
     "screening.web",
 ]
 
@@ -276,8 +277,10 @@ XINQIAO_GUARDIAN_LINK_DAYS = env_int("XINQIAO_GUARDIAN_LINK_DAYS", 14, minimum=1
 # Guardians who have not answered are reminded every N days, at most M times.
 XINQIAO_CONSENT_REMINDER_DAYS = env_int("XINQIAO_CONSENT_REMINDER_DAYS", 3, minimum=1)
 XINQIAO_CONSENT_REMINDERS_MAX = env_int("XINQIAO_CONSENT_REMINDERS_MAX", 2, minimum=0)
+# The timers: `celery -A backend beat` in production; `manage.py run_timers` without a broker.
 CELERY_BEAT_SCHEDULE = {
     "consent-reminders": {"task": "screening.campaigns.tasks.send_consent_reminders", "schedule": 3600.0},
+    "escalations": {"task": "screening.cases.tasks.run_escalations", "schedule": 60.0},
 }
 
 LOGGING = {

@@ -274,7 +274,9 @@ class Result(models.Model):
 
 class CrisisAlert(models.Model):
     """A red-tier submission's alert to the counsellors who cover the student, created in the
-    submit's own transaction. Acknowledgement and escalation come with the counsellor workspace."""
+    submit's own transaction. It must be acknowledged by ``acknowledge_due_at`` (the school's
+    limit); otherwise the escalation timer (screening.cases.services.escalation) sends it on to the
+    heads of centre, and from ``hospital_due_at`` to the partner hospital's crisis contact."""
 
     submission = models.OneToOneField(Submission, on_delete=models.PROTECT, related_name="alert")
     student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="alerts")
@@ -288,11 +290,16 @@ class CrisisAlert(models.Model):
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    acknowledge_due_at = models.DateTimeField(_("acknowledgement due"), null=True, blank=True)
+    hospital_due_at = models.DateTimeField(_("hospital escalation due"), null=True, blank=True)
+    escalated_school_at = models.DateTimeField(_("escalated to the head of centre"), null=True, blank=True)
+    escalated_hospital_at = models.DateTimeField(_("escalated to the partner hospital"), null=True, blank=True)
 
     objects = ScopedManager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["acknowledged_at", "acknowledge_due_at"], name="alert_open_due")]
         verbose_name = _("crisis alert")
         verbose_name_plural = _("crisis alerts")
 

@@ -259,6 +259,17 @@ def crisis_alerts_rule(p: Principal) -> Q:
     return _staff_student_q(p, via="student")
 
 
+def cases_rule(p: Principal) -> Q:
+    """Cases and contacts: staff who cover the student (a class-limited counsellor, their classes);
+    never the student, and never a liaison (a referral carries its own packet)."""
+    return _staff_student_q(p, via="student")
+
+
+def case_parts_rule(p: Principal) -> Q:
+    """A case's flags, plans, follow-ups and timeline follow their case."""
+    return _staff_student_q(p, via="case__student")
+
+
 def classes_rule(p: Principal) -> Q:
     """Classes: as students, by school or by class scope; a student sees their own class."""
     q = NOTHING
@@ -342,6 +353,12 @@ RULES: dict[str, Callable[[Principal], Q]] = {
     "campaigns.Result": results_rule,
     "campaigns.CrisisAlert": crisis_alerts_rule,
     "riskmodels.RiskModel": risk_models_rule,
+    "cases.Case": cases_rule,
+    "cases.Contact": cases_rule,
+    "cases.CaseFlag": case_parts_rule,
+    "cases.FollowUpPlan": case_parts_rule,
+    "cases.FollowUp": case_parts_rule,
+    "cases.CaseEvent": case_parts_rule,
 }
 
 def scope[QS: models.QuerySet[Any]](queryset: QS, user: Any) -> QS:

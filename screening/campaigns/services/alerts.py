@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from scoring.tiers import TierDecision
+from scoring.tiers import TierDecision, TierPolicy
 from screening.campaigns.models import CrisisAlert, Submission
 from screening.core.audit import Action, audit_record
 from screening.core.models import User
@@ -56,14 +56,16 @@ def alert_recipients(student: Student) -> QuerySet[User]:
     return users.filter(active, memberships__role=Membership.Role.SCHOOL_ADMIN).distinct()
 
 
-def crisis_alert_raise(*, submission: Submission, decision: TierDecision) -> CrisisAlert:
-    """Create the red alert for a submission, inside the caller's transaction; e-mail after commit."""
+def crisis_alert_raise(*, submission: Submission, decision: TierDecision, policy: TierPolicy) -> CrisisAlert:
+    """Create the red alert for a submission, inside the caller's transaction; e-mail after commit.
+    It must be acknowledged within the school's limit (``policy.alerts``), or it escalates."""
     student = submission.student
-    limit = decision.first_contact_limit
+    limit, at = decision.first_contact_limit, submission.submitted_at
     alert = CrisisAlert.objects.create(
         submission=submission, student=student, school_id=student.school_id,
-        rules=[r.to_dict() for r in decision.rules], created_at=submission.submitted_at,
-        due_at=submission.submitted_at + limit if limit is not None else submission.submitted_at,
+        rules=[r.to_dict() for r in decision.rules], created_at=at,
+        due_at=at + limit if limit is not None else at,
+        acknowledge_due_at=at + policy.alerts.acknowledge_within, hospital_due_at=at + policy.alerts.hospital_after,
     )
     alert.recipients.set(alert_recipients(student))
     audit_record(actor=None, action=Action.CREATE, object_type="campaigns.CrisisAlert", object_id=alert.pk,

@@ -27,6 +27,7 @@ from scoring.tiers import Tier, TierPolicy, decide, policy_with_overrides
 from screening.campaigns import rules
 from screening.campaigns.models import Assignment, Campaign, Result, Submission
 from screening.campaigns.services import alerts
+from screening.cases.services.flags import case_flag
 from screening.core import rows
 from screening.core.access import principal_of
 from screening.core.audit import Action, audit_record
@@ -303,7 +304,8 @@ def _store(actor: Any, locked: Assignment, answers: Any, key: str, fingerprint: 
     campaign = locked.campaign
     checked = _check_answers(campaign, answers, partial=False)
     results, sitting = _score(campaign, checked)
-    decision = decide({r.instrument: (r, sitting[r.instrument]) for r in results}, school_policy(locked.student.school))
+    policy = school_policy(locked.student.school)
+    decision = decide({r.instrument: (r, sitting[r.instrument]) for r in results}, policy)
     now = timezone.now()
     critical = decision.tier is Tier.RED or any(r.critical for r in results)
     due = now + decision.first_contact_limit if decision.first_contact_limit is not None else None
@@ -323,8 +325,8 @@ def _store(actor: Any, locked: Assignment, answers: Any, key: str, fingerprint: 
     rows.update(locked, ["status", "submitted_at", "draft"])
     audit_record(actor=actor, action=Action.CREATE, object_type="campaigns.Submission", object_id=submission.pk,
                  student_public_id=locked.student.public_id, school_id=locked.student.school_id)
-    if decision.tier is Tier.RED:
-        alerts.crisis_alert_raise(submission=submission, decision=decision)
+    alert = alerts.crisis_alert_raise(submission=submission, decision=decision, policy=policy) if decision.tier is Tier.RED else None
+    case_flag(submission=submission, school_id=locked.student.school_id, alert=alert)  # yellow and above
     return SubmitOutcome(submission, created=True)
 
 
