@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Case as Choose
-from django.db.models import Count, F, IntegerField, Min, Q, QuerySet, Value, When
+from django.db.models import Count, Exists, F, IntegerField, Min, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from screening.campaigns.models import CrisisAlert, Result
@@ -42,8 +42,10 @@ def case_queue(
         qs = qs.filter(tier=tier)
     if status:
         qs = qs.filter(status=status)
-    if campaign:
-        qs = qs.filter(flags__submission__assignment__campaign_id=campaign).distinct()
+    if campaign:  # a subquery, so that the counts below still cover every flag of the case
+        qs = qs.filter(Exists(CaseFlag.objects.filter(
+            Q(submission__assignment__campaign_id=campaign) | Q(risk_score__submission__assignment__campaign_id=campaign),
+            case=OuterRef("pk"))))
     next_follow_up = Min("follow_ups__due_on", filter=Q(follow_ups__status__in=[FollowUp.Status.PLANNED, FollowUp.Status.MISSED]))
     qs = qs.annotate(
         tier_rank=_tier_rank(),
@@ -74,7 +76,8 @@ def case_list(*, user: Any) -> QuerySet[Case]:
 
 
 def case_timeline(*, user: Any, case: Case) -> list[dict[str, Any]]:
-    """The case's events, contacts and follow-ups on one timeline, oldest first."""
+    """The case's events (every step, with actor and time), oldest first; contacts and follow-ups
+    are read with case_contacts and case_follow_ups, and the student's file joins them all."""
     items: list[dict[str, Any]] = []
     for event in CaseEvent.objects.visible_to(user).filter(case=case).select_related("actor"):
         items.append({"at": event.at, "type": "event", "event": event})
@@ -168,24 +171,27 @@ def follow_up_adherence(*, user: Any, school: int | None = None, since: dt.date 
 
 def alert_acknowledgement(*, user: Any, school: int | None = None, since: dt.datetime | None = None,
                           until: dt.datetime | None = None) -> dict[str, Any]:
-    """Red alerts raised in the period: how many, acknowledged, within the limit, median minutes."""
+    """Red alerts raised in the period: how many, how many acknowledged, how many within the limit
+    out of those decided (acknowledged, or past their limit: an alert still in time counts for
+    neither), and the median minutes to acknowledgement."""
     qs = _between(CrisisAlert.objects.visible_to(user), "created_at", since, until)
     if school is not None:
         qs = qs.filter(school_id=school)
     rows = list(qs.values_list("created_at", "acknowledged_at", "acknowledge_due_at"))
+    now = timezone.now()
     minutes = [(a - c).total_seconds() / 60 for c, a, _d in rows if a is not None]
     within = sum(1 for _c, a, d in rows if a is not None and (d is None or a <= d))
-    return {"alerts": len(rows), "acknowledged": len(minutes), "within_limit": within,
+    decided = sum(1 for _c, a, d in rows if a is not None or (d is not None and d <= now))  # still in time: open
+    return {"alerts": len(rows), "acknowledged": len(minutes), "within_limit": within, "decided": decided,
+            "share_within": within / decided if decided else None,
             "median_minutes": round(statistics.median(minutes), 1) if minutes else None}
-
-
-# --- a case's page and the student's file (一人一档) -----------------------------------------------
 
 
 def case_alerts(*, user: Any, case: Case) -> QuerySet[CrisisAlert]:
     """The red alerts raised by the case's flags, open ones first, then newest first, with who
     acknowledged them (the case page shows each with its acknowledgement and escalation)."""
-    return (CrisisAlert.objects.visible_to(user).filter(submission__case_flag__case=case)
+    raised_by = Q(submission__case_flag__case=case) | Q(submission__risk_scores__case_flag__case=case)
+    return (CrisisAlert.objects.visible_to(user).filter(raised_by).distinct()
             .select_related("acknowledged_by").order_by(F("acknowledged_at").desc(nulls_first=True), "-created_at", "-id"))
 
 

@@ -130,7 +130,7 @@ def test_one_click_plan_follows_the_tiers_rhythm_and_can_be_edited(cast):
     assert [(d - start).days for d in suggested] == [1, 2, 3, 10, 17, 24, 31]
     work.contact_record(actor=cast.alice, case=case, at=timezone.now(), method="face_to_face",
                         participants=["student", "class_teacher"], outcome="confirmed_need")
-    plan = work.follow_up_plan_create(actor=cast.alice, case=case, dates=suggested[:-1] + [start + dt.timedelta(days=40)])
+    plan = work.follow_up_plan_create(actor=cast.alice, case=case, dates=[*suggested[:-1], start + dt.timedelta(days=40)])
     case.refresh_from_db()
     assert case.status == "monitoring"
     assert [(f.due_on - start).days for f in plan.follow_ups.all()] == [1, 2, 3, 10, 17, 24, 40]
@@ -142,17 +142,37 @@ def test_one_click_plan_follows_the_tiers_rhythm_and_can_be_edited(cast):
     assert "dates" in refused.value.fields
 
 
-def test_a_contact_near_a_planned_day_counts_as_that_follow_up(cast):
+def test_a_contact_counts_as_the_follow_up_it_names_and_only_that(cast):
     flag(cast, cast.hamlet, "orange")
     case = case_of(cast.hamlet)
     work.contact_record(actor=cast.alice, case=case, at=timezone.now(), method="phone", participants=["student"],
                         outcome="confirmed_need")
     plan = work.follow_up_plan_create(actor=cast.alice, case=case, dates=[timezone.localdate() + dt.timedelta(days=1)])
-    contact = work.contact_record(actor=cast.alice, case=case, at=timezone.now(), method="face_to_face",
-                                  participants=["student"], outcome="confirmed_need")
     follow_up = plan.follow_ups.get()
+    assert work.next_follow_up(case) == follow_up  # what the contact form offers
+    work.contact_record(actor=cast.alice, case=case, at=timezone.now(), method="phone", participants=["student"],
+                        outcome="confirmed_need")
+    follow_up.refresh_from_db()
+    assert follow_up.status == "planned"  # not named: not taken for the follow-up
+    contact = work.contact_record(actor=cast.alice, case=case, at=timezone.now(), method="face_to_face",
+                                  participants=["student"], outcome="confirmed_need", follow_up=follow_up.pk)
     follow_up.refresh_from_db()
     assert follow_up.status == "done" and contact.follow_up == follow_up
+    with pytest.raises(InvalidInput) as refused:
+        work.contact_record(actor=cast.alice, case=case, at=timezone.now(), method="phone", kind="guardian",
+                            participants=["guardian"], follow_up=follow_up.pk)
+    assert set(refused.value.fields) == {"follow_up"}
+
+
+def test_a_reused_request_key_with_another_contact_is_a_conflict(cast):
+    flag(cast, cast.hamlet, "yellow")
+    case = case_of(cast.hamlet)
+    at = timezone.now()
+    work.contact_record(actor=cast.alice, case=case, at=at, method="phone", participants=["student"],
+                        outcome="no_current_need", request_key="k1")
+    with pytest.raises(Conflict):
+        work.contact_record(actor=cast.alice, case=case, at=at, method="phone", participants=["student"],
+                            outcome="confirmed_need", request_key="k1")
 
 
 def test_closing_needs_a_reason_an_acknowledged_alert_and_cancels_planned_follow_ups(cast):

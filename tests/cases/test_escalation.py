@@ -18,7 +18,6 @@ from screening.campaigns.models import CrisisAlert
 from screening.cases.models import CaseEvent, FollowUp
 from screening.cases.services import work
 from screening.cases.services.escalation import escalations_run
-from screening.directory.models import Membership
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +28,8 @@ def emails(cast):
         user.email = f"{user.username}@example.org"
         user.save(update_fields=["email"])
     cast.dongshan.crisis_line = "010-12345678"
-    cast.dongshan.save(update_fields=["crisis_line"])
+    cast.dongshan.partner_hospital = cast.kangning  # lily is its liaison; liam (Anding) is not
+    cast.dongshan.save(update_fields=["crisis_line", "partner_hospital"])
 
 
 def escalations(case) -> list[str]:
@@ -60,9 +60,7 @@ def test_an_unacknowledged_red_alert_escalates_on_schedule(cast, emails, django_
             django_capture_on_commit_callbacks(execute=True):
         assert escalations_run()["alerts_to_hospital"] == 1
     hospital = case.events.get(kind="alert_escalated_hospital")
-    liaisons = set(Membership.objects.filter(hospital=cast.dongshan.partner_hospital, role="hospital_liaison")
-                   .values_list("user_id", flat=True))
-    assert set(hospital.detail["to"]) == liaisons and liaisons
+    assert hospital.detail["to"] == [cast.lily.pk]
     assert "010-12345678" in mail.outbox[-1].body and cast.hamlet.name not in mail.outbox[-1].body
     alert.refresh_from_db()
     assert alert.escalated_school_at == start + dt.timedelta(minutes=15)

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from screening.campaigns.models import CrisisAlert
 from screening.cases.models import Case, CaseEvent, CaseFlag, FollowUp
+from screening.cases.services.flags import case_of_alert
 from screening.core.audit import Action, audit_record
 from screening.core.models import User
 from screening.directory.models import Membership, School
@@ -84,7 +85,7 @@ def _alerts(now: dt.datetime, due_field: str, done_field: str, kind: str) -> int
         with transaction.atomic():
             if not _claim(CrisisAlert, alert.pk, done_field, now, acknowledged_at__isnull=True):
                 continue
-            case = Case.objects.filter(flags__submission_id=alert.submission_id).first()
+            case = case_of_alert(alert)
             to = school_heads(alert.school_id) if kind == CaseEvent.Kind.ALERT_ESCALATED_SCHOOL else hospital_contacts(alert.school)
             ids = sorted(to.values_list("pk", flat=True))
             minutes = round((now - alert.created_at).total_seconds() / 60)

@@ -10,15 +10,17 @@ lower flag never lowers it.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import Case as Choose
-from django.db.models import IntegerField, Value, When
+from django.db.models import IntegerField, Q, Value, When
 
 from scoring.tiers import Tier
 from screening.campaigns.models import CrisisAlert, Submission
 from screening.cases.models import Case, CaseEvent, CaseFlag
 from screening.core import rows
+from screening.riskmodels.models import RiskScore
 
 REOPEN_WITHIN = dt.timedelta(days=30)
 FLAGGING = frozenset({Tier.YELLOW, Tier.ORANGE, Tier.RED})
@@ -31,24 +33,40 @@ def _latest_case(student_id: int) -> Case | None:
             .order_by(open_first, "-opened_at", "-id").first())
 
 
+@dataclass(frozen=True)
+class Flag:
+    """What flags a case: a submission's own tier, or a tier a later risk score raised it to."""
+
+    submission: Submission
+    tier: Tier
+    at: dt.datetime
+    due: dt.datetime | None
+    risk_score: RiskScore | None = None
+
+
 def case_flag(*, submission: Submission, school_id: int, alert: CrisisAlert | None = None) -> Case | None:
     """Put a submission of yellow or above on the student's case (opening, updating or reopening
     it); None for green. Runs in the caller's transaction; the system is the actor."""
     tier = Tier(submission.tier)
     if tier not in FLAGGING:
         return None
-    now = submission.submitted_at
-    case = _latest_case(submission.student_id)
+    return flag_case(Flag(submission, tier, submission.submitted_at, submission.first_contact_due_at), school_id, alert)
+
+
+def flag_case(flag: Flag, school_id: int, alert: CrisisAlert | None = None) -> Case:
+    """Open, update or reopen the student's case for one flag (see :func:`case_flag`)."""
+    now, tier = flag.at, flag.tier
+    case = _latest_case(flag.submission.student_id)
     if case is not None and case.status == Case.Status.CLOSED:
         if case.closed_at is not None and now - case.closed_at < REOPEN_WITHIN:
             case, effect = _reopen(case, tier, now), CaseFlag.Effect.REOPENED
         else:
-            case, effect = _new(submission, school_id, tier, previous=case)
+            case, effect = _new(flag, school_id, previous=case)
     elif case is None:
-        case, effect = _new(submission, school_id, tier, previous=None)
+        case, effect = _new(flag, school_id, previous=None)
     else:
         effect = CaseFlag.Effect.RAISED if tier > Tier(case.tier) else CaseFlag.Effect.UPDATED
-    _attach(case, submission, tier, effect)
+    _attach(case, flag, effect)
     if alert is not None:
         due = alert.acknowledge_due_at
         rows.insert([CaseEvent(case=case, kind=CaseEvent.Kind.ALERT_RAISED, at=now, alert=alert,
@@ -56,12 +74,12 @@ def case_flag(*, submission: Submission, school_id: int, alert: CrisisAlert | No
     return case
 
 
-def _new(submission: Submission, school_id: int, tier: Tier, previous: Case | None) -> tuple[Case, CaseFlag.Effect]:
+def _new(flag: Flag, school_id: int, previous: Case | None) -> tuple[Case, CaseFlag.Effect]:
     """A new case for the flag, and the flag's effect (opened; or updated, when a concurrent submit
     of the same student opened one first)."""
+    submission, tier = flag.submission, flag.tier
     case = Case(student_id=submission.student_id, school_id=school_id, tier=tier.value, status=Case.Status.OPEN,
-                opened_at=submission.submitted_at, previous=previous,
-                first_contact_due_at=submission.first_contact_due_at)
+                opened_at=flag.at, previous=previous, first_contact_due_at=flag.due)
     try:
         with transaction.atomic():
             rows.insert([case])
@@ -73,7 +91,9 @@ def _new(submission: Submission, school_id: int, tier: Tier, previous: Case | No
     detail: dict[str, object] = {"submission": submission.pk, "tier": tier.value}
     if previous is not None:
         detail["previous"] = previous.pk
-    rows.insert([CaseEvent(case=case, kind=CaseEvent.Kind.OPENED, at=submission.submitted_at, detail=detail)])
+    if flag.risk_score is not None:
+        detail["risk_score"] = flag.risk_score.pk
+    rows.insert([CaseEvent(case=case, kind=CaseEvent.Kind.OPENED, at=flag.at, detail=detail)])
     return case, CaseFlag.Effect.OPENED
 
 
@@ -91,22 +111,32 @@ def _reopen(case: Case, tier: Tier, now: dt.datetime) -> Case:
     return case
 
 
-def _attach(case: Case, submission: Submission, tier: Tier, effect: str) -> None:
+def _attach(case: Case, flag: Flag, effect: str) -> None:
     """Record the flag, and keep the case's tier (the highest) and its earliest pending limit."""
-    due = submission.first_contact_due_at
-    rows.insert([CaseFlag(case=case, submission=submission, tier=tier.value, effect=effect, at=submission.submitted_at,
-                          due_at=due)])
+    due, at, tier, submission = flag.due, flag.at, flag.tier, flag.submission
+    by_score = flag.risk_score is not None
+    rows.insert([CaseFlag(case=case, submission=None if by_score else submission, risk_score=flag.risk_score,
+                          tier=tier.value, effect=effect, at=at, due_at=due)])
     fields = ["updated_at"]
+    about: dict[str, object] = {"submission": submission.pk}
+    if by_score:
+        about["risk_score"] = flag.risk_score.pk  # type: ignore[union-attr]
     if tier > Tier(case.tier):
-        rows.insert([CaseEvent(case=case, kind=CaseEvent.Kind.TIER_RAISED, at=submission.submitted_at,
-                               detail={"from": case.tier, "to": tier.value, "submission": submission.pk})])
+        rows.insert([CaseEvent(case=case, kind=CaseEvent.Kind.TIER_RAISED, at=at,
+                               detail={"from": case.tier, "to": tier.value, **about})])
         case.tier = tier.value
         fields.append("tier")
     if effect != CaseFlag.Effect.OPENED:
-        rows.insert([CaseEvent(case=case, kind=CaseEvent.Kind.FLAGGED, at=submission.submitted_at,
-                               detail={"submission": submission.pk, "tier": tier.value, "effect": effect})])
+        rows.insert([CaseEvent(case=case, kind=CaseEvent.Kind.FLAGGED, at=at,
+                               detail={"tier": tier.value, "effect": effect, **about})])
     if due is not None and (case.first_contact_due_at is None or due < case.first_contact_due_at):
         case.first_contact_due_at = due
         fields.append("first_contact_due_at")
     if effect != CaseFlag.Effect.OPENED:  # a new case was written with its tier and limit
         rows.update(case, fields)
+
+
+def case_of_alert(alert: CrisisAlert) -> Case | None:
+    """The case a red alert belongs to: the one its submission flagged, at submit or on a re-score."""
+    by = Q(flags__submission_id=alert.submission_id) | Q(flags__risk_score__submission_id=alert.submission_id)
+    return Case.objects.filter(by, student_id=alert.student_id).select_related("student").order_by("-opened_at").first()

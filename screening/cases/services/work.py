@@ -23,6 +23,7 @@ from scoring.tiers import Tier
 from screening.campaigns.models import CrisisAlert
 from screening.campaigns.services.answering import school_policy
 from screening.cases.models import Case, CaseEvent, Contact, FollowUp, FollowUpPlan
+from screening.cases.services.flags import case_of_alert
 from screening.core.audit import Action, audit_record
 from screening.core.errors import Conflict, InvalidInput, NotFound
 
@@ -30,6 +31,10 @@ MAX_FOLLOW_UPS = 20
 MAX_PLAN_DAYS = 366
 MAX_NOTE = 10_000
 EARLY_DAYS = 2  # a contact up to two days before a planned follow-up's day still counts as it
+
+
+def _reused() -> Conflict:
+    return Conflict(_("This Idempotency-Key was already used with a different request."), code="idempotency_key_reused")
 
 
 def _locked(actor: Any, case: Case | int) -> Case:
@@ -72,7 +77,7 @@ def alert_acknowledge(*, actor: Any, alert: CrisisAlert | int) -> CrisisAlert:
         now = timezone.now()
         locked.acknowledged_at, locked.acknowledged_by = now, actor
         locked.save(update_fields=["acknowledged_at", "acknowledged_by"])
-        case = Case.objects.filter(flags__submission_id=locked.submission_id).select_related("student").first()
+        case = case_of_alert(locked)
         if case is not None:
             _event(case, CaseEvent.Kind.ALERT_ACKNOWLEDGED, actor, now, alert=locked,
                    minutes=round((now - locked.created_at).total_seconds() / 60, 1))
@@ -116,17 +121,21 @@ def contact_record(
 ) -> Contact:
     """Record a contact on an open case. A contact that reached the student (any outcome but
     "could not reach") meets every first-contact limit of the flags before it and moves an open case
-    to "in contact". It counts as the planned follow-up ``follow_up`` (or, when none is named, the
-    earliest one still planned that falls due by ``EARLY_DAYS`` after it)."""
+    to "in contact". Naming a planned follow-up (``follow_up``) marks it done. The same
+    ``request_key`` with the same contact returns the one recorded; with a different one, Conflict."""
     with transaction.atomic():
         locked = _locked(actor, case)
         if request_key and (done := Contact.objects.filter(case=locked, request_key=request_key).first()):
+            if (done.at, done.method, done.kind, done.outcome, done.note) != (at, method, kind, outcome or "", note or ""):
+                raise _reused()
             return done
         _open(locked)
         problems = _check_contact(locked, kind, at, method, list(participants), note or "", outcome or "")
+        if follow_up is not None and kind != Contact.Kind.STUDENT:
+            problems["follow_up"] = [_("A follow-up is a contact with the student.")]
         if problems:
             raise InvalidInput(fields=problems)
-        planned = _follow_up_for(locked, follow_up, at) if kind == Contact.Kind.STUDENT else None
+        planned = _follow_up_for(locked, follow_up)
         now = timezone.now()
         contact = Contact.objects.create(
             case=locked, student_id=locked.student_id, kind=kind, at=at, method=method,
@@ -136,7 +145,7 @@ def contact_record(
         if planned is not None:
             FollowUp.objects.filter(pk=planned.pk).update(status=FollowUp.Status.DONE, done_at=at)
             _event(locked, CaseEvent.Kind.FOLLOW_UP_DONE, actor, now, follow_up=planned.pk,
-                   due=planned.due_on.isoformat(), on_time=at.date() <= planned.due_on)
+                   due=planned.due_on.isoformat(), on_time=timezone.localtime(at).date() <= planned.due_on)
         if contact.counts_as_contact:
             _met(locked, at)
         kind_event = CaseEvent.Kind.GUARDIAN if kind == Contact.Kind.GUARDIAN else CaseEvent.Kind.CONTACT
@@ -145,15 +154,23 @@ def contact_record(
     return contact
 
 
-def _follow_up_for(case: Case, follow_up: int | None, at: dt.datetime) -> FollowUp | None:
+def _follow_up_for(case: Case, follow_up: int | None) -> FollowUp | None:
+    """The planned (or missed) follow-up this contact is, when the counsellor names one."""
+    if follow_up is None:
+        return None
     pending = FollowUp.objects.filter(case=case, status__in=[FollowUp.Status.PLANNED, FollowUp.Status.MISSED])
-    if follow_up is not None:
-        chosen = pending.filter(pk=follow_up).first()
-        if chosen is None:
-            raise InvalidInput(fields={"follow_up": [_("This follow-up is not one still to do on this case.")]})
-        return chosen
-    latest = timezone.localtime(at).date() + dt.timedelta(days=EARLY_DAYS)
-    return pending.filter(status=FollowUp.Status.PLANNED, due_on__lte=latest).order_by("due_on", "id").first()
+    chosen = pending.filter(pk=follow_up).first()
+    if chosen is None:
+        raise InvalidInput(fields={"follow_up": [_("This follow-up is not one still to do on this case.")]})
+    return chosen
+
+
+def next_follow_up(case: Case) -> FollowUp | None:
+    """The follow-up a contact today most likely is: the earliest still planned that falls due by
+    ``EARLY_DAYS`` from today (the contact form offers it; the counsellor confirms)."""
+    latest = timezone.localdate() + dt.timedelta(days=EARLY_DAYS)
+    return (FollowUp.objects.filter(case=case, status=FollowUp.Status.PLANNED, due_on__lte=latest)
+            .order_by("due_on", "id").first())
 
 
 def _met(case: Case, at: dt.datetime) -> None:
@@ -187,6 +204,8 @@ def follow_up_plan_create(*, actor: Any, case: Case | int, dates: Sequence[dt.da
     with transaction.atomic():
         locked = _locked(actor, case)
         if request_key and (done := FollowUpPlan.objects.filter(case=locked, request_key=request_key).first()):
+            if sorted(done.follow_ups.values_list("due_on", flat=True)) != sorted(set(dates)):
+                raise _reused()
             return done
         _open(locked)
         days = _check_dates(dates)
@@ -230,10 +249,10 @@ def case_move(*, actor: Any, case: Case | int, status: str) -> Case:
     """Move an open case between "in contact" and "monitoring" (contacts and plans move it too;
     closing is case_close)."""
     allowed = {Case.Status.IN_CONTACT, Case.Status.MONITORING}
-    if status not in allowed:
-        raise InvalidInput(fields={"status": [_("A case can be moved to in contact or monitoring here.")]})
     with transaction.atomic():
         locked = _locked(actor, case)
+        if status not in allowed:
+            raise InvalidInput(fields={"status": [_("A case can be moved to in contact or monitoring here.")]})
         _open(locked)
         if locked.status == status:
             return locked
@@ -244,10 +263,7 @@ def case_move(*, actor: Any, case: Case | int, status: str) -> Case:
     return locked
 
 
-def case_close(*, actor: Any, case: Case | int, reason: str, note: str = "") -> Case:
-    """Close a case with a reason (and a note when the reason is "other"). A case with an
-    unacknowledged red alert cannot be closed; planned follow-ups are cancelled. Closing a closed
-    case again changes nothing."""
+def _check_close(reason: str, note: str) -> None:
     problems: dict[str, list[Any]] = {}
     if reason not in Case.CloseReason.values:
         problems["reason"] = [_("Choose why the case is closed.")]
@@ -257,11 +273,18 @@ def case_close(*, actor: Any, case: Case | int, reason: str, note: str = "") -> 
         problems["note"] = [_("Keep the note under %(n)d characters.") % {"n": MAX_NOTE}]
     if problems:
         raise InvalidInput(fields=problems)
+
+
+def case_close(*, actor: Any, case: Case | int, reason: str, note: str = "") -> Case:
+    """Close a case with a reason (and a note when the reason is "other"). A case with an
+    unacknowledged red alert cannot be closed; planned follow-ups are cancelled. Closing a closed
+    case again changes nothing."""
     with transaction.atomic():
-        locked = _locked(actor, case)
+        locked = _locked(actor, case)  # an unseen case is NotFound before any check of the input
+        _check_close(reason, note)
         if locked.status == Case.Status.CLOSED:
             return locked
-        if CrisisAlert.objects.filter(submission__case_flag__case=locked, acknowledged_at__isnull=True).exists():
+        if CrisisAlert.objects.filter(student_id=locked.student_id, acknowledged_at__isnull=True).exists():
             raise Conflict(_("Acknowledge the red alert on this case before closing it."), code="alert_open")
         now = timezone.now()
         locked.follow_ups.filter(status=FollowUp.Status.PLANNED).update(status=FollowUp.Status.CANCELLED)

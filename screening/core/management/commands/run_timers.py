@@ -27,7 +27,8 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="Run every task once and stop.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        schedule = {name: (entry["task"], float(entry["schedule"])) for name, entry in settings.CELERY_BEAT_SCHEDULE.items()}
+        beat: dict[str, dict[str, Any]] = settings.CELERY_BEAT_SCHEDULE
+        schedule = {name: (str(entry["task"]), float(entry["schedule"])) for name, entry in beat.items()}
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
         next_run = dict.fromkeys(schedule, 0.0)
