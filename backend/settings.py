@@ -217,6 +217,14 @@ SPECTACULAR_SETTINGS = {
         "CampaignStatusEnum": "screening.campaigns.models.Campaign.Status",
         "AssignmentStatusEnum": "screening.campaigns.models.Assignment.Status",
         "RosterImportStatusEnum": "screening.directory.models.RosterImport.Status",
+        "CaseStatusEnum": "screening.cases.models.Case.Status",
+        "CaseMoveStatusEnum": "screening.cases.api.MOVE_STATUSES",
+        "CaseCloseReasonEnum": "screening.cases.models.Case.CloseReason",
+        "FollowUpStatusEnum": "screening.cases.models.FollowUp.Status",
+        "ContactKindEnum": "screening.cases.models.Contact.Kind",
+        "ContactMethodEnum": "screening.cases.models.Contact.Method",
+        "CaseEventKindEnum": "screening.cases.models.CaseEvent.Kind",
+        "EscalationKindEnum": "screening.cases.api.ESCALATION_KINDS",
     },
 }
 

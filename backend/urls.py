@@ -5,6 +5,8 @@ from rest_framework.routers import DefaultRouter
 
 from screening.campaigns import api as campaigns_api
 from screening.campaigns import api_me as campaigns_me_api
+from screening.cases import api as cases_api
+from screening.cases import api_measures as cases_measures_api
 from screening.core import api as core_api
 from screening.directory import api as directory_api
 
@@ -21,6 +23,9 @@ router.register("campaigns", campaigns_api.CampaignViewSet, basename="campaign")
 router.register("alerts", campaigns_api.CrisisAlertViewSet, basename="alert")
 router.register("assignments", campaigns_api.AssignmentViewSet, basename="assignment")
 router.register("me/assignments", campaigns_me_api.MyAssignmentViewSet, basename="my-assignment")
+router.register("cases", cases_api.CaseViewSet, basename="case")
+router.register("escalations", cases_api.EscalationViewSet, basename="escalation")
+router.register("kpis", cases_measures_api.KpiViewSet, basename="kpi")
 
 api_v1 = [
     path("auth/token/", core_api.TokenView.as_view(), name="auth-token"),

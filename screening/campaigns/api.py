@@ -16,9 +16,10 @@ from backend.api import ErrorSerializer, ScopedRelatedField, ScopedViewSet
 from screening.campaigns import rules, selectors, services
 from screening.campaigns.models import Assignment, Campaign, ConsentRecord, CrisisAlert
 from screening.campaigns.services import consent
+from screening.cases.services import work
 from screening.core.access import principal_of
 from screening.core.errors import NotAllowed
-from screening.core.permissions import IsSchoolAdmin, IsStaff, SchoolAdminWrites
+from screening.core.permissions import IsSchoolAdmin, IsStaff, SchoolAdminWrites, WorksCases
 from screening.directory.models import School, SchoolClass
 
 ERRORS = {
@@ -214,11 +215,14 @@ class AssignmentViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMod
 class CrisisAlertSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     student = serializers.CharField(source="student.public_id")
     school_class = serializers.IntegerField(source="student.school_class_id")
+    acknowledged_by = serializers.CharField(source="acknowledged_by.username", read_only=True, allow_null=True,
+                                            help_text="Who acknowledged it (the first acknowledgement stands).")
 
     class Meta:
         model = CrisisAlert
         fields = ["id", "student", "school", "school_class", "rules", "created_at", "due_at", "notified_at",
-                  "acknowledged_at"]
+                  "acknowledge_due_at", "hospital_due_at", "acknowledged_at", "acknowledged_by",
+                  "escalated_school_at", "escalated_hospital_at"]
 
 
 @extend_schema_view(
@@ -226,10 +230,20 @@ class CrisisAlertSerializer(serializers.ModelSerializer):  # type: ignore[type-a
     retrieve=extend_schema(responses={200: CrisisAlertSerializer, **{k: ERRORS[k] for k in (401, 403, 404)}}),
 )
 class CrisisAlertViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
-    """Red alerts on students you cover, newest first (acknowledgement comes with the workspace)."""
+    """Red alerts on students you cover, newest first. Acknowledging one stops its escalation (to the
+    head of centre at ``acknowledge_due_at``, to the partner hospital at ``hospital_due_at``)."""
 
-    queryset = CrisisAlert.objects.select_related("student")
+    queryset = CrisisAlert.objects.select_related("student", "acknowledged_by")
     serializer_class = CrisisAlertSerializer
     permission_classes = [IsStaff]
     filterset_fields = ["school"]
     audit_reads = True
+
+    @extend_schema(request=None, responses={200: CrisisAlertSerializer, **{k: ERRORS[k] for k in (401, 403, 404)}},
+                   description="Acknowledge the red alert: it stops its escalation. The first acknowledgement "
+                   "stands; acknowledging again answers with it.")
+    @action(detail=True, methods=["post"], permission_classes=[IsStaff, WorksCases])
+    def acknowledge(self, request: Request, pk: str | None = None) -> Response:
+        alert = self.get_object()
+        acknowledged = work.alert_acknowledge(actor=request.user, alert=alert.pk)
+        return Response(CrisisAlertSerializer(self.get_queryset().get(pk=acknowledged.pk)).data)

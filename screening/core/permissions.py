@@ -63,3 +63,14 @@ class IsStudent(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return principal_of(request.user).student_id is not None
+
+
+class WorksCases(BasePermission):
+    """Changes on cases and red alerts (record a contact, plan, move, close, acknowledge): staff who
+    cover students, that is counsellors and heads of centre. Reads follow the role's endpoint
+    permission and the scope; a platform admin reads (audited) but does not work cases."""
+
+    message = _("Only the counsellors and heads of centre who cover the student may do this.")
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return request.method in SAFE_METHODS or principal_of(request.user).covers_students

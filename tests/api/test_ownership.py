@@ -322,6 +322,86 @@ def test_audit_log_is_refused_to_everyone_but_school_admins(cast, api, who):
     assert api.get(f"{V1}/audit-events/export/").status_code == 403
 
 
+# --- cases, escalations and measures (the counsellor workspace) ----------------------------------
+
+
+@pytest.fixture
+def flagged(cast: Any) -> dict[str, Any]:
+    """A red case on hilda (7-2), a yellow one on hamlet (7-1), an orange one on cordelia (Xishan),
+    each with its escalation (the timers run past every limit)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from screening.cases.models import Case
+    from screening.cases.services.escalation import escalations_run
+    from tests.cases.case_helpers import flag
+
+    for student, tier in ((cast.hilda, "red"), (cast.hamlet, "yellow"), (cast.cordelia, "orange")):
+        flag(cast, student, tier)
+    escalations_run(now=timezone.now() + dt.timedelta(days=8))
+    return {name: Case.objects.get(student=getattr(cast, name)) for name in ("hamlet", "hilda", "cordelia")}
+
+
+def case_students(response: Any) -> set[str]:
+    return {row["student"] for row in rows(response)}
+
+
+WORKSPACE_SEES = [
+    ("alice", {"hamlet", "hilda"}), ("diana", {"hamlet", "hilda"}), ("carol", {"hamlet"}), ("bob", {"cordelia"}),
+    ("edgar", {"cordelia"}), ("lily", set()), ("liam", set()), ("olga", set()),
+]
+
+
+@pytest.mark.parametrize(("who", "expected"), WORKSPACE_SEES)
+@pytest.mark.parametrize("endpoint", ["cases", "escalations"])
+def test_case_and_escalation_lists_show_only_the_students_each_person_covers(cast, api, flagged, who, expected,
+                                                                              endpoint):
+    response = api.as_(getattr(cast, who)).get(f"{V1}/{endpoint}/")
+    assert case_students(response) == {getattr(cast, name).public_id for name in expected}
+
+
+@pytest.mark.parametrize(("who", "expected"), WORKSPACE_SEES)
+def test_a_case_outside_ones_cover_is_not_found_on_every_case_endpoint(cast, api, flagged, who, expected):
+    api.as_(getattr(cast, who))
+    for name, case in flagged.items():
+        for suffix in ("", "contacts/", "follow-ups/", "plan/", "timeline/"):
+            response = api.get(f"{V1}/cases/{case.pk}/{suffix}")
+            if name in expected:
+                assert response.status_code == 200, (name, suffix)
+            else:
+                assert_not_found(response)
+                assert getattr(cast, name).name not in response.content.decode()
+
+
+@pytest.mark.parametrize("who", ["alice", "carol", "bob", "diana"])
+def test_a_counsellor_cannot_act_on_a_case_or_alert_they_do_not_cover(cast, api, flagged, who):
+    from screening.campaigns.models import CrisisAlert
+    from screening.cases.models import CaseEvent
+
+    outside = {"alice": "cordelia", "carol": "hilda", "bob": "hilda", "diana": "cordelia"}[who]
+    case = flagged[outside]
+    api.as_(getattr(cast, who))
+    before = CaseEvent.objects.filter(case=case).count()
+    for action, body in (("contacts", {"at": "2030-01-01T00:00:00Z", "method": "phone", "participants": ["student"]}),
+                         ("plan", {"dates": ["2030-01-01"]}), ("move", {"status": "monitoring"}),
+                         ("close", {"reason": "no_current_need"})):
+        assert_not_found(api.post(f"{V1}/cases/{case.pk}/{action}/", body, format="json"))
+    alert = CrisisAlert.objects.filter(student=case.student).first()
+    if alert is not None:
+        assert_not_found(api.post(f"{V1}/alerts/{alert.pk}/acknowledge/"))
+    assert CaseEvent.objects.filter(case=case).count() == before
+    assert AuditEvent.objects.filter(action="denied", actor_username=who, object_type="cases.Case",
+                                     student_public_id=case.student.public_id).exists()
+
+
+@pytest.mark.parametrize(("who", "schools"), [("alice", {"dongshan"}), ("carol", {"dongshan"}), ("edgar", {"xishan"}),
+                                              ("lily", set()), ("olga", set())])
+def test_measures_are_given_only_for_schools_where_one_works_cases(cast, api, flagged, who, schools):
+    response = api.as_(getattr(cast, who)).get(f"{V1}/kpis/")
+    assert {row["school"] for row in rows(response)} == {getattr(cast, s).pk for s in schools}
+
+
 # --- me and sign-in ---------------------------------------------------------------------------
 
 

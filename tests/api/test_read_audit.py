@@ -47,3 +47,31 @@ def test_reference_data_reads_are_not_logged_as_student_reads(cast, api):
     api.as_(cast.alice).get("/api/v1/classes/")
     api.as_(cast.alice).get("/api/v1/schools/")
     assert AuditEvent.objects.count() == before
+
+
+def test_listing_cases_logs_one_list_entry_per_case_returned(cast, api):
+    from tests.cases.case_helpers import flag
+
+    flag(cast, cast.hamlet, "yellow")
+    flag(cast, cast.hilda, "orange")
+    before = AuditEvent.objects.count()
+    response = api.as_(cast.carol).get("/api/v1/cases/")
+    returned = [row["student"] for row in response.json()["results"]]
+
+    entries = list(AuditEvent.objects.order_by("id")[before:])
+    assert returned == [cast.hamlet.public_id]
+    assert [(e.action, e.student_public_id, e.actor_username) for e in entries] == [
+        ("list", cast.hamlet.public_id, "carol")
+    ]
+
+
+def test_opening_a_case_logs_one_read_entry(cast, api):
+    from screening.cases.models import Case
+    from tests.cases.case_helpers import flag
+
+    flag(cast, cast.hilda, "yellow")
+    before = AuditEvent.objects.count()
+    api.as_(cast.diana).get(f"/api/v1/cases/{Case.objects.get().pk}/")
+    assert [(e.action, e.student_public_id, e.school_id) for e in AuditEvent.objects.order_by("id")[before:]] == [
+        ("read", cast.hilda.public_id, cast.dongshan.pk)
+    ]

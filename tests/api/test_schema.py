@@ -47,6 +47,10 @@ EXPECTED_PATHS = {
     "/api/v1/me/assignments/", "/api/v1/me/assignments/{id}/", "/api/v1/me/assignments/{id}/consent/",
     "/api/v1/me/assignments/{id}/questionnaire/", "/api/v1/me/assignments/{id}/draft/",
     "/api/v1/me/assignments/{id}/submit/", "/api/v1/me/assignments/{id}/result/",
+    "/api/v1/alerts/{id}/acknowledge/", "/api/v1/cases/", "/api/v1/cases/counts/", "/api/v1/cases/{id}/",
+    "/api/v1/cases/{id}/contacts/", "/api/v1/cases/{id}/follow-ups/", "/api/v1/cases/{id}/plan/",
+    "/api/v1/cases/{id}/move/", "/api/v1/cases/{id}/close/", "/api/v1/cases/{id}/timeline/",
+    "/api/v1/escalations/", "/api/v1/escalations/{id}/", "/api/v1/kpis/", "/api/v1/kpis/{id}/",
 }
 
 
@@ -86,14 +90,21 @@ def test_every_operation_answers_as_documented_and_never_500(case, diana_token):
 
 def cast_ids(cast: Any) -> dict[str, dict[str, Any]]:
     """Ids diana can see, by path, so detail operations reach real objects and not only 404."""
+    from screening.cases.models import Case, CaseEvent
+    from screening.cases.services.escalation import escalations_run
     from screening.directory.models import Membership
 
     event = AuditEvent.objects.create(action="read", school_id=cast.dongshan.pk, actor_username="alice")
     assignment = launched_assignment(cast)
+    alert = red_alert(cast)
+    escalations_run(now=timezone.now() + dt.timedelta(hours=2))  # the alert and the first contact, overdue
     return {
         "assignments": {"id": assignment.pk},
         "me": {"id": assignment.pk},
-        "alerts": {"id": red_alert(cast).pk},
+        "alerts": {"id": alert.pk},
+        "cases": {"id": Case.objects.get(student=cast.hilda).pk},
+        "escalations": {"id": CaseEvent.objects.filter(kind="escalated").get().pk},
+        "kpis": {"id": cast.dongshan.pk},
         "regions": {"id": cast.east.pk},
         "schools": {"id": cast.dongshan.pk},
         "hospitals": {"id": cast.kangning.pk},
