@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from screening.cases.selectors import tier_counts
 from screening.core.access import principal_of
 from screening.core.audit import Action, audit_students
 from screening.directory import selectors, services
@@ -15,6 +16,7 @@ from screening.web.alert_pages import open_alert_count
 from screening.web.campaign_pages import student_screenings
 from screening.web.forms import StudentFilterForm
 from screening.web.scoped import admin_of, forbidden, paginate, school_admin_required, visible_or_404
+from screening.web.student_file import student_file
 
 
 def _filter_data(request: HttpRequest) -> QueryDict | None:
@@ -38,6 +40,7 @@ def student_list_page(request: HttpRequest, *, home: bool = False) -> HttpRespon
     audit_students(actor=request.user, action=Action.LIST, students=page.object_list)
     context = {
         "form": form, "page": page, "home": home, "open_alerts": open_alert_count(user=request.user) if home else 0,
+        "case_counts": tier_counts(user=request.user) if home else None,
         "search": filters.get("q", ""), "class_id": filters.get("school_class"),
     }
     htmx = getattr(request, "htmx", None)  # django-htmx's middleware sets it
@@ -54,14 +57,18 @@ def students(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def student_detail(request: HttpRequest, public_id: str) -> HttpResponse:
-    """One student's profile (一人一档 grows here in later issues)."""
+    """One student's file (一人一档): the profile, every screening across the years with its tier
+    and the rules behind it, a score trend per questionnaire, consents, the student's cases and
+    one timeline of contacts, guardian communication, follow-ups and case events."""
     student = visible_or_404(request, selectors.student_list(user=request.user, active=None), public_id=public_id)
     if principal_of(request.user).student_id == student.pk:
         # A student's own record is their home page; this page is for staff.
         return forbidden(request)
     audit_students(actor=request.user, action=Action.READ, students=[student])
-    screenings = student_screenings(user=request.user, student=student)
-    return render(request, "web/student_detail.html", {"student": student, "can_issue": admin_of(request, student), "screenings": screenings})
+    screenings = list(student_screenings(user=request.user, student=student))
+    context = {"student": student, "can_issue": admin_of(request, student), "screenings": screenings,
+               **student_file(user=request.user, student=student, screenings=screenings)}
+    return render(request, "web/student_detail.html", context)
 
 
 @never_cache

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from screening.web import school_pages, student_pages, urls_answering, urls_campaigns, views
+from screening.web import school_pages, student_pages, urls_answering, urls_campaigns, urls_cases, views
 
 app_name = "web"
 urlpatterns = [
@@ -19,5 +19,6 @@ urlpatterns = [
     path("school/classes/<int:pk>/access-sheet/", school_pages.class_access_sheet, name="class-access-sheet"),
     path("school/audit/", school_pages.audit_log, name="audit-log"),
 ]
-# Students answering and guardians consenting; heads of centre running campaigns, staff alerts.
-urlpatterns += urls_answering.urlpatterns + urls_campaigns.urlpatterns
+# Students answering and guardians consenting; heads of centre running campaigns, staff alerts;
+# the counsellor workspace.
+urlpatterns += urls_answering.urlpatterns + urls_campaigns.urlpatterns + urls_cases.urlpatterns
