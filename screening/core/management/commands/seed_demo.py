@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.test.utils import override_settings
 
-from screening.demo import campaigns, directory
+from screening.demo import campaigns, cases, directory
 
 
 class Command(BaseCommand):
@@ -30,6 +30,7 @@ class Command(BaseCommand):
             result = directory.seed()
             samples = [student for student, _code in result["samples"]]
             campaign_rows = campaigns.seed(keep_pending=samples)
+            case_counts = cases.seed()
             links = campaigns.guardian_links(samples)
         base = options["base_url"].rstrip("/")
         w = self.stdout.write
@@ -40,6 +41,7 @@ class Command(BaseCommand):
               f"{s.get('update', 0)} changed, {s.get('unchanged', 0)} unchanged")
         for line in campaigns.describe(campaign_rows):
             w(line)
+        w(f"  cases at JC-DHJH: {case_counts['open']} open, {case_counts['closed']} closed")
         w("")
         w(f"Staff sign-in: {base}/login/   password for every demo account: {directory.DEMO_PASSWORD}")
         w(f"  {'admin':<22} platform admin ({base}/admin/)")
@@ -56,4 +58,7 @@ class Command(BaseCommand):
             w(f"  {student.school.code:<10} {student.number:<14} {link}")
         w("A red alert from the demo answers is waiting for dh_counsellor and dh_class_counsellor: "
           f"{base}/alerts/")
+        w(f"  The counsellors' queue: {base}/cases/   Left unacknowledged, the alert escalates to dh_admin "
+          "after 15 minutes and to the partner hospital's liaisons after 30 (the timers run beside the server); "
+          f"dh_admin sees escalations and the school's numbers at {base}/cases/escalations/")
         w(f"API docs: {base}/api/docs/")
