@@ -2,7 +2,8 @@
 
 For each instrument the spec names, in order: its items' answers (the engine's code of the printed
 answer: the integer itself, yes 1 and no 0; anything else, such as ASQ's "declined", is missing),
-its total where it could be scored, and whether the instrument was absent from the sitting. Then
+its total where it could be scored (for instruments that define one: ASQ has none), and whether
+the instrument was absent from the sitting. Then
 one 0/1 column per tier rule the spec names (did it fire). Demographic columns (gender, age band)
 are off by default; turning them on is a recorded choice of the spec, so the model card and the
 per-group report show it.
@@ -47,7 +48,8 @@ class FeatureSpec:
         out: list[str] = []
         for code in self.instruments:
             out += [f"{code}.item.{item.id}" for item in _scored_items(code)]
-            out += [f"{code}.total", f"{code}.absent"]
+            out += [f"{code}.total"] if _has_total(code) else []
+            out += [f"{code}.absent"]
         out += [f"rule.{rule}" for rule in self.rules]
         if self.demographics:
             out += [f"gender.{g}" for g in GENDERS] + [f"age.{label}" for _lo, _hi, label in AGE_BANDS]
@@ -63,6 +65,11 @@ class FeatureSpec:
 
 def _scored_items(code: str) -> tuple[Any, ...]:
     return tuple(item for item in scoring.instrument(code).items if item.scored)
+
+
+def _has_total(code: str) -> bool:
+    """Does the instrument define a total (ASQ, for one, is read item by item and has none)?"""
+    return "total" in scoring.instrument(code).scores
 
 
 def _item_value(item: Any, given: Mapping[str, Any]) -> float:
@@ -87,12 +94,15 @@ def row(
     for code in spec.instruments:
         given = answers.get(code)
         items = _scored_items(code)
+        has_total = _has_total(code)
         if not isinstance(given, Mapping):
-            out += [math.nan] * len(items) + [math.nan, 1.0]
+            out += [math.nan] * (len(items) + has_total) + [1.0]
             continue
         out += [_item_value(item, given) for item in items]
-        result = scoring.score(code, given)
-        out += [float(result.total) if result.valid and result.total is not None else math.nan, 0.0]
+        if has_total:
+            result = scoring.score(code, given)
+            out.append(float(result.total) if result.valid and result.total is not None else math.nan)
+        out.append(0.0)
     fired = set(rules_fired)
     out += [1.0 if rule in fired else 0.0 for rule in spec.rules]
     if spec.demographics:

@@ -97,7 +97,12 @@ class CaseFlag(models.Model):
         REOPENED = "reopened", _("reopened the closed case")
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="flags")
-    submission = models.OneToOneField(Submission, on_delete=models.PROTECT, related_name="case_flag")
+    # A submission's own flag; or, for a tier a newly activated model raised later (risk_rescore),
+    # the new risk score (whose submission already has its flag, or none when it was green).
+    submission = models.OneToOneField(Submission, null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="case_flag")
+    risk_score = models.OneToOneField("riskmodels.RiskScore", null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="case_flag")
     tier = models.CharField(_("tier"), max_length=6, choices=Tier.choices)
     effect = models.CharField(max_length=10, choices=Effect.choices)
     at = models.DateTimeField()
@@ -110,6 +115,8 @@ class CaseFlag(models.Model):
     class Meta:
         ordering = ["case", "at", "id"]
         indexes = [models.Index(fields=["contacted_at", "due_at"], name="case_flag_waiting_due")]
+        constraints = [models.CheckConstraint(name="case_flag_has_a_source",
+                                              condition=Q(submission__isnull=False) | Q(risk_score__isnull=False))]
 
     def __str__(self) -> str:
         return f"{self.case_id}:{self.submission_id}"

@@ -270,6 +270,11 @@ def case_parts_rule(p: Principal) -> Q:
     return _staff_student_q(p, via="case__student")
 
 
+def risk_scores_rule(p: Principal) -> Q:
+    """Risk scores: staff who cover the student; never the student (DESIGN.md §1)."""
+    return _staff_student_q(p, via="submission__student")
+
+
 def classes_rule(p: Principal) -> Q:
     """Classes: as students, by school or by class scope; a student sees their own class."""
     q = NOTHING
@@ -353,6 +358,7 @@ RULES: dict[str, Callable[[Principal], Q]] = {
     "campaigns.Result": results_rule,
     "campaigns.CrisisAlert": crisis_alerts_rule,
     "riskmodels.RiskModel": risk_models_rule,
+    "riskmodels.RiskScore": risk_scores_rule,
     "cases.Case": cases_rule,
     "cases.Contact": cases_rule,
     "cases.CaseFlag": case_parts_rule,

@@ -75,3 +75,41 @@ class RiskModel(models.Model):
         if region is not None:
             return f"region:{region.pk}"
         return "all"
+
+
+class RiskScore(models.Model):
+    """One model's estimate for one sitting: the calibrated probability that a counsellor's interview
+    confirms a need, the tier it points to, what the tier was before and after (the model may raise
+    it by the policy's allowance, never lower it), and the three features that raised the estimate
+    most (``reasons``: ``[{"feature", "weight", "en", "zh-hans"}]``, in plain words). Scores are added
+    beside earlier ones (``risk_rescore``), never changed: a submission keeps every estimate it had.
+    Staff only: students never see a risk score (DESIGN.md §1)."""
+
+    class Source(models.TextChoices):
+        SUBMIT = "submit", _("at submission")
+        RESCORE = "rescore", _("re-scored")
+
+    submission = models.ForeignKey("campaigns.Submission", on_delete=models.PROTECT, related_name="risk_scores")
+    model = models.ForeignKey(RiskModel, on_delete=models.PROTECT, related_name="scores")
+    probability = models.FloatField(_("estimated probability of a confirmed need"))
+    model_tier = models.CharField(_("tier the estimate points to"), max_length=6)
+    tier_before = models.CharField(_("tier from the rules"), max_length=6)
+    tier_after = models.CharField(_("tier with the model"), max_length=6)
+    reasons = models.JSONField(default=list)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.SUBMIT)
+    created_at = models.DateTimeField()
+
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["submission", "created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["submission", "model"], name="one_score_per_model_and_sitting")]
+        verbose_name = _("risk score")
+        verbose_name_plural = _("risk scores")
+
+    def __str__(self) -> str:
+        return f"{self.submission_id}:{self.model_id}"
+
+    @property
+    def raised(self) -> bool:
+        return self.tier_after != self.tier_before

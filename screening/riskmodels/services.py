@@ -43,14 +43,16 @@ def risk_model_register(
     region: Region | None = None,
     data_from: dt.date | None = None,
     data_to: dt.date | None = None,
+    version: str | None = None,
 ) -> RiskModel:
     """Save a trained model's file and register it as a candidate for its scope (a school, a
-    region, or everything when both are None)."""
+    region, or everything when both are None). ``version`` (from :func:`new_version`) when the
+    card already names it."""
     if school is not None and region is not None:
         raise ValueError("a model's scope is a school, a region or everything, not two of them")
     now = timezone.now()
     scope_key = RiskModel.key_for(school=school, region=region)
-    version = f"{scope_key.replace(':', '-')}-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+    version = version or new_version(scope_key)
     relative = f"{MODEL_DIR}/{version}.skops"
     digest = store.save(estimator, settings.DATA_DIR / relative)
     with transaction.atomic():
@@ -64,6 +66,11 @@ def risk_model_register(
         audit_record(actor=actor, action=Action.CREATE, object_type="riskmodels.RiskModel", object_id=model.pk,
                      school_id=school.pk if school else None, detail={"version": version, "scope": scope_key})
     return model
+
+
+def new_version(scope_key: str) -> str:
+    """A new model version for a scope: the scope, the time, and four random hex digits."""
+    return f"{scope_key.replace(':', '-')}-{timezone.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
 def risk_model_activate(*, actor: Any, model: RiskModel) -> RiskModel:

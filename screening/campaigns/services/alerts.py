@@ -10,6 +10,8 @@ needs contact and where to look: no name, answer or score leaves the platform.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -56,11 +58,13 @@ def alert_recipients(student: Student) -> QuerySet[User]:
     return users.filter(active, memberships__role=Membership.Role.SCHOOL_ADMIN).distinct()
 
 
-def crisis_alert_raise(*, submission: Submission, decision: TierDecision, policy: TierPolicy) -> CrisisAlert:
+def crisis_alert_raise(*, submission: Submission, decision: TierDecision, policy: TierPolicy,
+                       at: dt.datetime | None = None) -> CrisisAlert:
     """Create the red alert for a submission, inside the caller's transaction; e-mail after commit.
-    It must be acknowledged within the school's limit (``policy.alerts``), or it escalates."""
+    It must be acknowledged within the school's limit (``policy.alerts``), or it escalates. ``at``
+    is when the red tier was decided: the submit, or a later re-score with a new risk model."""
     student = submission.student
-    limit, at = decision.first_contact_limit, submission.submitted_at
+    limit, at = decision.first_contact_limit, at or submission.submitted_at
     alert = CrisisAlert.objects.create(
         submission=submission, student=student, school_id=student.school_id,
         rules=[r.to_dict() for r in decision.rules], created_at=at,

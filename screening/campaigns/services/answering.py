@@ -32,7 +32,8 @@ from screening.core import rows
 from screening.core.access import principal_of
 from screening.core.audit import Action, audit_record
 from screening.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from screening.directory.models import Hospital, School, Student
+from screening.directory.models import Hospital, Region, School, Student
+from screening.riskmodels import estimate
 
 STEPS = (("phq2", "phq9"), ("gad2", "gad7"))  # short form → the full form it may add
 STEP_THRESHOLD = 3  # PHQ-2 / GAD-2 total of 3 or more (Kroenke 2003; Kroenke 2007)
@@ -248,19 +249,21 @@ _GUARDIAN_FIELDS = frozenset({"guardian_name", "guardian_phone", "guardian_email
 
 @lru_cache(maxsize=4)
 def _own_assignment_sql(alias: str) -> str:
-    """The locked read of one student's own assignment with its campaign, student, school and
-    partner hospital: what ``select_related`` would fetch, written out because compiling that
+    """The locked read of one student's own assignment with its campaign, student, school, the
+    school's region (which risk model applies) and partner hospital: what ``select_related`` would fetch, written out because compiling that
     query cost the ORM several times the query (bench/submit_throughput.py)."""
     connection = connections[alias]
     lock = connection.ops.for_update_sql(of=("a",)) if connection.features.has_select_for_update_of else ""
     columns = ", ".join([
         rows.select_list(Assignment, "a", alias=alias), rows.select_list(Campaign, "c", alias=alias),
         rows.select_list(Student, "s", skip=_GUARDIAN_FIELDS, alias=alias),
-        rows.select_list(School, "sc", alias=alias), rows.select_list(Hospital, "h", alias=alias),
+        rows.select_list(School, "sc", alias=alias), rows.select_list(Region, "r", alias=alias),
+        rows.select_list(Hospital, "h", alias=alias),
     ])
     tables = (
         f"{Assignment._meta.db_table} a JOIN {Campaign._meta.db_table} c ON c.id = a.campaign_id "
         f"JOIN {Student._meta.db_table} s ON s.id = a.student_id JOIN {School._meta.db_table} sc ON sc.id = s.school_id "
+        f"JOIN {Region._meta.db_table} r ON r.id = sc.region_id "
         f"LEFT JOIN {Hospital._meta.db_table} h ON h.id = sc.partner_hospital_id"
     )
     # As my_assignments: a campaign still in draft has no assignment for its students to see.
@@ -285,9 +288,10 @@ def _locked_own(assignment_id: int, student_id: int) -> Assignment:
     campaign, at = rows.load(Campaign, row, at, alias=alias)
     student, at = rows.load(Student, row, at, skip=_GUARDIAN_FIELDS, alias=alias)
     school, at = rows.load(School, row, at, alias=alias)
+    region, at = rows.load(Region, row, at, alias=alias)
     hospital, _end = rows.load(Hospital, row, at, alias=alias)
     assert isinstance(assignment, Assignment) and isinstance(student, Student) and isinstance(school, School)
-    school.partner_hospital = hospital  # type: ignore[assignment]
+    school.partner_hospital, school.region = hospital, region  # type: ignore[assignment]
     student.school = school
     assignment.campaign, assignment.student = campaign, student  # type: ignore[assignment]
     return assignment
@@ -306,6 +310,9 @@ def _store(actor: Any, locked: Assignment, answers: Any, key: str, fingerprint: 
     results, sitting = _score(campaign, checked)
     policy = school_policy(locked.student.school)
     decision = decide({r.instrument: (r, sitting[r.instrument]) for r in results}, policy)
+    rules_tier = decision.tier.value
+    decision, est = estimate.apply(estimate.active_for(locked.student.school), decision, answers=sitting,
+                                   student=locked.student)
     now = timezone.now()
     critical = decision.tier is Tier.RED or any(r.critical for r in results)
     due = now + decision.first_contact_limit if decision.first_contact_limit is not None else None
@@ -321,6 +328,9 @@ def _store(actor: Any, locked: Assignment, answers: Any, key: str, fingerprint: 
     # rows.insert/update: the same rows as save() and bulk_create(), their SQL compiled once (hot path).
     rows.insert([submission])
     rows.insert([_result_row(submission, i, r) for i, r in enumerate(results)])
+    if est is not None:  # the estimate beside the results, with the tier before and after it
+        rows.insert([estimate.score_row(est, submission_id=submission.pk, before=rules_tier, after=decision.tier.value,
+                                        at=now)])
     locked.status, locked.submitted_at, locked.draft = Assignment.Status.SUBMITTED, now, {}
     rows.update(locked, ["status", "submitted_at", "draft"])
     audit_record(actor=actor, action=Action.CREATE, object_type="campaigns.Submission", object_id=submission.pk,
