@@ -22,6 +22,7 @@ from scoring.risk import cohort
 from scoring.risk.card import card_json
 from scoring.risk.evaluate import compare, evaluate
 from scoring.risk.features import FeatureSpec, matrix
+from scoring.risk.synth import DEFAULT_INSTRUMENTS
 from scoring.risk.train import TrainConfig, check_enough, fit
 from scoring.tiers import RISK_MODEL_RULE, decide, default_policy
 from screening.campaigns.models import Submission
@@ -94,12 +95,13 @@ def rules_fired(answers: dict[str, Any]) -> list[str]:
     return [r for r in decide(results, default_policy()).rule_ids if r != RISK_MODEL_RULE]
 
 
-def labelled_synthetic(n: int, seed: int, under_recorded: tuple[str, float] | None = None) -> Labelled:
+def labelled_synthetic(n: int, seed: int, under_recorded: tuple[str, float] | None = None,
+                       instruments: tuple[str, ...] = DEFAULT_INSTRUMENTS) -> Labelled:
     """A synthetic cohort's interviewed sittings (scoring.risk.synth), labelled by their outcome.
     Synthetic data, not for clinical use: models trained on it say so on their card."""
     out = Labelled()
     today = dt.date.today()
-    for s in cohort(n, seed, under_recorded=under_recorded):
+    for s in cohort(n, seed, under_recorded=under_recorded, instruments=instruments):
         if s.outcome is None:
             continue
         sitting = {"answers": s.answers, "rules_fired": rules_fired(s.answers), "gender": s.gender, "age": s.age}

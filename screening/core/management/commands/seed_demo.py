@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.test.utils import override_settings
 
-from screening.demo import campaigns, cases, directory
+from screening.demo import campaigns, cases, directory, riskmodel
 
 
 class Command(BaseCommand):
@@ -29,6 +29,7 @@ class Command(BaseCommand):
         with override_settings(MAILERS={"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}):
             result = directory.seed()
             samples = [student for student, _code in result["samples"]]
+            model = riskmodel.seed()  # before the answers, so that each sitting is scored
             campaign_rows = campaigns.seed(keep_pending=samples)
             case_counts = cases.seed()
             links = campaigns.guardian_links(samples)
@@ -42,6 +43,8 @@ class Command(BaseCommand):
         for line in campaigns.describe(campaign_rows):
             w(line)
         w(f"  cases at JC-DHJH: {case_counts['open']} open, {case_counts['closed']} closed")
+        w(f"  risk model {model.version} (active for every school; trained on synthetic data, not for clinical use): "
+          f"{base}/risk-models/{model.pk}/")
         w("")
         w(f"Staff sign-in: {base}/login/   password for every demo account: {directory.DEMO_PASSWORD}")
         w(f"  {'admin':<22} platform admin ({base}/admin/)")

@@ -29,6 +29,8 @@ class Command(BaseCommand):
                             help="Also use age band and gender (a recorded choice; the per-group report shows its effect).")
         parser.add_argument("--synthetic", type=int, metavar="N",
                             help="Learn from N synthetic sittings instead (demo and tests; never for real use).")
+        parser.add_argument("--instruments", default="phq9,gad7,asq",
+                            help="With --synthetic: the questionnaires of the synthetic sittings (comma-separated codes).")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--activate", action="store_true", help="Activate the model for its scope once trained.")
 
@@ -36,7 +38,11 @@ class Command(BaseCommand):
         user = actor(options)
         school, region = scope(options)
         if options["synthetic"]:
-            data = training.labelled_synthetic(options["synthetic"], options["seed"])
+            codes = tuple(c.strip() for c in options["instruments"].split(",") if c.strip())
+            try:
+                data = training.labelled_synthetic(options["synthetic"], options["seed"], instruments=codes)
+            except ValueError as e:
+                raise CommandError(f"--instruments: {e}") from e
         else:
             data = training.labelled_from_outcomes(actor=user, school=school, region=region,
                                                    since=options["since"], until=options["until"])
