@@ -119,6 +119,15 @@ def _spec(data: Labelled, demographics: bool) -> FeatureSpec:
     return FeatureSpec(instruments, rules, demographics)
 
 
+def _without_demographics(data: Labelled, spec: FeatureSpec, y: np.ndarray, groups: dict[str, np.ndarray],
+                          config: TrainConfig) -> dict[str, Any]:
+    """The same kind, seed and folds without the demographic columns: overall metrics and the
+    per-group report, for the card to set beside the model's own."""
+    plain = FeatureSpec(spec.instruments, spec.rules, demographics=False)
+    report = evaluate(matrix(plain, data.sittings), y, groups, config)
+    return {key: report[key] for key in ("roc_auc", "pr_auc", "brier", "calibration_error", "thresholds", "groups")}
+
+
 def risk_model_train(*, actor: Any, data: Labelled, synthetic: bool, kind: str = "logistic", demographics: bool = False,
                      school: School | None = None, region: Region | None = None, seed: int = 0) -> RiskModel:
     """Evaluate both kinds on the same folds, fit the chosen kind on everything, write the card and
@@ -139,6 +148,8 @@ def risk_model_train(*, actor: Any, data: Labelled, synthetic: bool, kind: str =
                      data_window=window, counts={"labelled": int(y.size), "positives": int(y.sum())},
                      synthetic=synthetic, demographics=demographics, trained_by=getattr(actor, "username", "system"),
                      trained_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), comparison=both)
+    if demographics:  # the recorded choice shows what it changes: the same folds without them
+        card["without_demographics"] = _without_demographics(data, spec, y, groups, config)
     estimator = fit(x, y, config)
     return services.risk_model_register(
         actor=actor, estimator=estimator, spec=spec, config=config, card=card, labelled=int(y.size),

@@ -177,3 +177,13 @@ def test_labels_come_from_the_first_interview_after_the_flag(cast):
     assert dongshan.groups["school_kind"] == [cast.dongshan.kind]
 
 
+
+
+def test_demographics_are_a_recorded_choice_and_the_card_shows_what_they_change(cast):
+    call_command("risk_train", "--by", cast.root.username, "--synthetic", "2500", "--seed", "5", "--demographics")
+    model = RiskModel.objects.get()
+    assert model.demographics and model.card["features"]["demographics"] is True
+    assert any(name.startswith("gender.") for name in model.card["features"]["names"])
+    without = model.card["without_demographics"]
+    assert set(without["groups"]) == set(model.card["groups"]) == {"gender", "school_kind", "grade_band"}
+    assert 0.5 < without["roc_auc"]["value"] <= 1.0
