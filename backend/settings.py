@@ -225,6 +225,9 @@ SPECTACULAR_SETTINGS = {
         "ContactMethodEnum": "screening.cases.models.Contact.Method",
         "CaseEventKindEnum": "screening.cases.models.CaseEvent.Kind",
         "EscalationKindEnum": "screening.cases.api.ESCALATION_KINDS",
+        "RiskModelStatusEnum": "screening.riskmodels.models.RiskModel.Status",
+        "RiskModelKindEnum": "screening.riskmodels.models.RiskModel.Kind",
+        "RiskScoreSourceEnum": "screening.riskmodels.models.RiskScore.Source",
     },
 }
 

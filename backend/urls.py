@@ -9,6 +9,7 @@ from screening.cases import api as cases_api
 from screening.cases import api_measures as cases_measures_api
 from screening.core import api as core_api
 from screening.directory import api as directory_api
+from screening.riskmodels import api as riskmodels_api
 
 router = DefaultRouter()
 router.register("regions", directory_api.RegionViewSet, basename="region")
@@ -26,11 +27,22 @@ router.register("me/assignments", campaigns_me_api.MyAssignmentViewSet, basename
 router.register("cases", cases_api.CaseViewSet, basename="case")
 router.register("escalations", cases_api.EscalationViewSet, basename="escalation")
 router.register("kpis", cases_measures_api.KpiViewSet, basename="kpi")
+router.register("risk-models", riskmodels_api.RiskModelViewSet, basename="risk-model")
+router.register("risk-scores", riskmodels_api.RiskScoreViewSet, basename="risk-score")
+
+# A card's pictures are files (no trailing slash), served by the scoped viewset like its other reads.
+risk_pictures = [
+    path("risk-models/<int:pk>/roc.svg", riskmodels_api.RiskModelViewSet.as_view({"get": "roc"}),
+         name="risk-model-roc"),
+    path("risk-models/<int:pk>/calibration.svg", riskmodels_api.RiskModelViewSet.as_view({"get": "calibration"}),
+         name="risk-model-calibration"),
+]
 
 api_v1 = [
     path("auth/token/", core_api.TokenView.as_view(), name="auth-token"),
     path("auth/logout/", core_api.LogoutView.as_view(), name="auth-logout"),
     path("me/", core_api.MeView.as_view(), name="me"),
+    *risk_pictures,
     *router.urls,
 ]
 

@@ -74,3 +74,15 @@ class WorksCases(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return request.method in SAFE_METHODS or principal_of(request.user).covers_students
+
+
+class ReadsRiskModels(BasePermission):
+    """Risk model cards: heads of centre (the models that may score their school, by the access
+    policy) and platform admins. Activating and retiring is the platform admin's alone, which the
+    services enforce (screening.riskmodels.services)."""
+
+    message = _("Only heads of centre and platform admins read risk model cards.")
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        p = principal_of(request.user)
+        return bool(p.admin_school_ids) or p.platform_admin

@@ -4,6 +4,8 @@ directory, written with skops and loaded only when its SHA-256 digest matches (s
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -113,3 +115,8 @@ class RiskScore(models.Model):
     @property
     def raised(self) -> bool:
         return self.tier_after != self.tier_before
+
+    @property
+    def student(self) -> Any:
+        """The student the score is about (the audit log names them)."""
+        return self.submission.student

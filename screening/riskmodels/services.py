@@ -78,7 +78,11 @@ def risk_model_activate(*, actor: Any, model: RiskModel) -> RiskModel:
     a model whose file no longer has its digest is refused."""
     if not principal_of(actor).platform_admin:
         raise NotAllowed(_("Only a platform admin can activate a risk model."))
-    load(model)  # refuses a changed or foreign file before anything changes
+    try:
+        load(model)  # refuses a changed or foreign file before anything changes
+    except (store.TamperedModel, store.UntrustedModel, OSError) as e:
+        raise Conflict(_("This model's file is missing or has changed since it was trained; it cannot be activated."),
+                       code="model_file_changed") from e
     now = timezone.now()
     with transaction.atomic():
         locked = RiskModel.objects.select_for_update().get(pk=model.pk)

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from scoring.tiers import RISK_MODEL_RULE
 from screening.campaigns.models import Campaign, Submission
 from screening.cases import selectors
 from screening.cases.models import Case, CaseEvent, CaseFlag, Contact, FollowUp
@@ -35,6 +36,7 @@ from screening.web.alert_pages import alert_row, rule_texts
 from screening.web.campaign_forms import add_service_errors, content_language
 from screening.web.campaign_pages import staff_required
 from screening.web.case_forms import CloseForm, ContactForm, MoveForm, PlanForm, QueueFilterForm
+from screening.web.risk_reasons import score_rows, tier_basis
 from screening.web.scoped import paginate, visible_or_404
 
 QUEUE_POLL = "30s"
@@ -173,14 +175,21 @@ def _pending(request: HttpRequest, case: Case) -> list[FollowUp]:
 
 
 def _flags(request: HttpRequest, case: Case, lang: str) -> list[dict[str, Any]]:
+    """The case's flags, newest first, each with the rules that set its tier and the risk model's
+    estimates of its sitting (which features raised them)."""
     flags = (CaseFlag.objects.visible_to(request.user).filter(case=case)
-             .select_related("submission__assignment__campaign").order_by("-at", "-id"))
+             .select_related("submission__assignment__campaign", "risk_score__submission__assignment__campaign")
+             .order_by("-at", "-id"))
+    # A flag is a submission's own, or a risk score's (a re-score that raised the tier) on a submission.
+    pairs = [(f, f.submission or (f.risk_score.submission if f.risk_score else None)) for f in flags]
+    scores = score_rows(user=request.user, submissions=[s for _f, s in pairs if s is not None], lang=lang)
     rows = []
-    for f in flags:
-        # A flag is a submission's own, or (once risk re-scoring lands) a risk score's on a submission.
-        submission: Any = f.submission or getattr(getattr(f, "risk_score", None), "submission", None)
+    for f, submission in pairs:
+        found = scores.get(submission.pk, []) if submission else []
+        # The model's fired rule says what its score row says; the row (with the tiers) is shown instead.
+        rules = [r for r in submission.tier_rules if not found or r.get("id") != RISK_MODEL_RULE] if submission else []
         rows.append({"flag": f, "campaign": submission.assignment.campaign if submission else None,
-                     "rules": rule_texts(submission.tier_rules, lang) if submission else []})
+                     "rules": rule_texts(rules, lang), "scores": found})
     return rows
 
 
@@ -200,6 +209,7 @@ def _render_case(request: HttpRequest, case: Case, *, status: int = 200, **bound
         "next_follow_up": next((f for f in pending if f.status == FollowUp.Status.PLANNED), None),
         "missed": [f for f in pending if f.status == FollowUp.Status.MISSED],
         "here": reverse("web:case", args=[case.pk]),
+        "basis": tier_basis(user=user, school=case.student.school),
     }
     if not case.is_open:  # its forms are not shown: a refusal (the case was closed meanwhile) goes on top
         context["refusals"] = [e for form in bound.values() for e in form.non_field_errors()]

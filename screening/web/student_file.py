@@ -24,6 +24,7 @@ from screening.web.alert_pages import rule_texts
 from screening.web.campaign_forms import content_language, instrument_label
 from screening.web.case_pages import timeline_rows
 from screening.web.charts import Band, trend_svg
+from screening.web.risk_reasons import score_rows, tier_basis
 
 RISK_MODEL_RULE = "risk_model"  # scoring.tiers.decide records the risk model's raise under this id
 
@@ -85,34 +86,35 @@ def _trend(code: str, results: Sequence[Result], lang: str) -> dict[str, Any]:
 
 
 def _tiers(user: Any, student: Student, screenings: Iterable[Assignment], lang: str) -> list[dict[str, Any]]:
-    """Each submitted screening's tier, the rules that put it there, the risk model's reason when
-    it raised the tier, and the case the screening went to."""
+    """Each submitted screening's tier, the rules that put it there, the risk model's estimates
+    (which features raised them, and whether they raised the tier), and the case it went to."""
     cases = dict(CaseFlag.objects.visible_to(user).filter(submission__student=student)
                  .values_list("submission_id", "case_id"))
+    submitted = [(a, a.submission) for a in screenings
+                 if a.status == Assignment.Status.SUBMITTED and getattr(a, "submission", None) is not None]
+    scores = score_rows(user=user, submissions=[s for _a, s in submitted], lang=lang)
     out = []
-    for a in screenings:
-        if a.status != Assignment.Status.SUBMITTED:
-            continue
-        submission = getattr(a, "submission", None)
-        if submission is None:
-            continue
+    for a, submission in submitted:
         rules = submission.tier_rules or []
         out.append({
             "assignment": a, "submission": submission, "case_id": cases.get(submission.pk),
             "rules": rule_texts([r for r in rules if r.get("id") != RISK_MODEL_RULE], lang),
             "model": rule_texts([r for r in rules if r.get("id") == RISK_MODEL_RULE], lang),
+            "scores": scores.get(submission.pk, []),
         })
     return out
 
 
 def student_file(*, user: Any, student: Student, screenings: Sequence[Assignment]) -> dict[str, Any]:
-    """The student page's file: trends, tiers, consents, cases and the timeline."""
+    """The student page's file: trends, tiers (and whether a risk model may raise them at the
+    student's school), consents, cases and the timeline."""
     lang = content_language()
     consents = (ConsentRecord.objects.visible_to(user).filter(assignment__student=student)
                 .select_related("assignment__campaign", "recorded_by").order_by("-at", "-id"))
     return {
         "trends": [_trend(code, results, lang) for code, results in selectors.student_results(user=user, student=student).items()],
         "tiers": _tiers(user, student, screenings, lang),
+        "basis": tier_basis(user=user, school=student.school),
         "consents": consents,
         "cases": selectors.student_cases(user=user, student=student),
         "timeline": timeline_rows(selectors.student_timeline(user=user, student=student)),

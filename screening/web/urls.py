@@ -1,6 +1,6 @@
 from django.urls import path
 
-from screening.web import school_pages, student_pages, urls_answering, urls_campaigns, urls_cases, views
+from screening.web import school_pages, student_pages, urls_answering, urls_campaigns, urls_cases, urls_risk, views
 
 app_name = "web"
 urlpatterns = [
@@ -20,5 +20,5 @@ urlpatterns = [
     path("school/audit/", school_pages.audit_log, name="audit-log"),
 ]
 # Students answering and guardians consenting; heads of centre running campaigns, staff alerts;
-# the counsellor workspace.
-urlpatterns += urls_answering.urlpatterns + urls_campaigns.urlpatterns + urls_cases.urlpatterns
+# the counsellor workspace; the risk models' cards.
+urlpatterns += urls_answering.urlpatterns + urls_campaigns.urlpatterns + urls_cases.urlpatterns + urls_risk.urlpatterns

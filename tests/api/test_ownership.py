@@ -220,9 +220,18 @@ def test_class_outside_ones_reach_is_not_found(cast, api, who, outside):
     assert_not_found(api.as_(getattr(cast, who)).get(f"{V1}/classes/{getattr(cast, outside).pk}/"))
 
 
-@pytest.mark.parametrize("endpoint", ["regions", "hospitals", "classes"])
-def test_staff_only_endpoints_refuse_students_and_roleless_users_for_existing_and_missing_ids(cast, api, endpoint):
-    existing = {"regions": cast.east.pk, "hospitals": cast.kangning.pk, "classes": cast.ds_7_1.pk}[endpoint]
+def _a_risk_model(cast: Any) -> int:
+    from tests.riskmodels.risk_helpers import register
+
+    return register(cast, school=cast.dongshan).pk
+
+
+@pytest.mark.parametrize("endpoint", ["regions", "hospitals", "classes", "risk-models"])
+def test_staff_only_endpoints_refuse_students_and_roleless_users_for_existing_and_missing_ids(cast, api, endpoint,
+                                                                                              tmp_path, settings):
+    settings.DATA_DIR = tmp_path
+    existing = {"regions": lambda: cast.east.pk, "hospitals": lambda: cast.kangning.pk, "classes": lambda: cast.ds_7_1.pk,
+                "risk-models": lambda: _a_risk_model(cast)}[endpoint]()
     for who in (cast.hamlet, cast.nobody):
         api.as_(who)
         assert api.get(f"{V1}/{endpoint}/").status_code == 403
@@ -372,6 +381,33 @@ def test_a_case_outside_ones_cover_is_not_found_on_every_case_endpoint(cast, api
             else:
                 assert_not_found(response)
                 assert getattr(cast, name).name not in response.content.decode()
+
+
+@pytest.fixture
+def risk_scored(cast: Any, tmp_path: Any, settings: Any) -> dict[str, Any]:
+    """With a model active for everyone, hilda (7-2), hamlet (7-1) and cordelia (Xishan) each submit:
+    their risk scores, by name."""
+    from screening.riskmodels.models import RiskScore
+    from tests.cases.case_helpers import flag
+    from tests.riskmodels.risk_helpers import register
+
+    settings.DATA_DIR = tmp_path
+    register(cast, activate=True)
+    return {name: RiskScore.objects.get(submission=flag(cast, getattr(cast, name), tier, exact=False))
+            for name, tier in (("hilda", "red"), ("hamlet", "yellow"), ("cordelia", "orange"))}
+
+
+@pytest.mark.parametrize(("who", "expected"), WORKSPACE_SEES)
+def test_a_risk_score_outside_ones_cover_is_not_found(cast, api, risk_scored, who, expected):
+    api.as_(getattr(cast, who))
+    assert {row["student"] for row in rows(api.get(f"{V1}/risk-scores/"))} == {
+        getattr(cast, name).public_id for name in expected}
+    for name, score in risk_scored.items():
+        response = api.get(f"{V1}/risk-scores/{score.pk}/")
+        if name in expected:
+            assert response.status_code == 200, name
+        else:
+            assert_not_found(response)
 
 
 @pytest.mark.parametrize("who", ["alice", "carol", "bob", "diana"])

@@ -75,3 +75,33 @@ def test_opening_a_case_logs_one_read_entry(cast, api):
     assert [(e.action, e.student_public_id, e.school_id) for e in AuditEvent.objects.order_by("id")[before:]] == [
         ("read", cast.hilda.public_id, cast.dongshan.pk)
     ]
+
+
+def test_listing_risk_scores_logs_one_list_entry_per_student_scored(cast, api, tmp_path, settings):
+    from tests.cases.case_helpers import flag
+    from tests.riskmodels.risk_helpers import register
+
+    settings.DATA_DIR = tmp_path
+    register(cast, activate=True)
+    flag(cast, cast.hamlet, "yellow", exact=False)
+    flag(cast, cast.hilda, "orange", exact=False)
+    before = AuditEvent.objects.count()
+    response = api.as_(cast.carol).get("/api/v1/risk-scores/")
+    returned = [row["student"] for row in response.json()["results"]]
+
+    assert returned == [cast.hamlet.public_id]
+    assert [(e.action, e.student_public_id, e.actor_username) for e in AuditEvent.objects.order_by("id")[before:]] == [
+        ("list", cast.hamlet.public_id, "carol")
+    ]
+
+
+def test_reading_risk_model_cards_is_not_a_student_read(cast, api, tmp_path, settings):
+    from tests.riskmodels.risk_helpers import register
+
+    settings.DATA_DIR = tmp_path
+    model = register(cast, school=cast.dongshan)
+    before = AuditEvent.objects.count()
+    api.as_(cast.diana).get("/api/v1/risk-models/")
+    api.get(f"/api/v1/risk-models/{model.pk}/")
+    api.get(f"/api/v1/risk-models/{model.pk}/roc.svg")
+    assert AuditEvent.objects.count() == before

@@ -51,6 +51,9 @@ EXPECTED_PATHS = {
     "/api/v1/cases/{id}/contacts/", "/api/v1/cases/{id}/follow-ups/", "/api/v1/cases/{id}/plan/",
     "/api/v1/cases/{id}/move/", "/api/v1/cases/{id}/close/", "/api/v1/cases/{id}/timeline/",
     "/api/v1/escalations/", "/api/v1/escalations/{id}/", "/api/v1/kpis/", "/api/v1/kpis/{id}/",
+    "/api/v1/risk-models/", "/api/v1/risk-models/{id}/", "/api/v1/risk-models/{id}/activate/",
+    "/api/v1/risk-models/{id}/retire/", "/api/v1/risk-models/{id}/roc.svg", "/api/v1/risk-models/{id}/calibration.svg",
+    "/api/v1/risk-scores/", "/api/v1/risk-scores/{id}/",
 }
 
 
@@ -93,9 +96,12 @@ def cast_ids(cast: Any) -> dict[str, dict[str, Any]]:
     from screening.cases.models import Case, CaseEvent
     from screening.cases.services.escalation import escalations_run
     from screening.directory.models import Membership
+    from screening.riskmodels.models import RiskScore
+    from tests.riskmodels.risk_helpers import register
 
     event = AuditEvent.objects.create(action="read", school_id=cast.dongshan.pk, actor_username="alice")
     assignment = launched_assignment(cast)
+    model = register(cast, activate=True, school=cast.dongshan)  # scores hilda's sitting below
     alert = red_alert(cast)
     escalations_run(now=timezone.now() + dt.timedelta(hours=2))  # the alert and the first contact, overdue
     return {
@@ -105,6 +111,8 @@ def cast_ids(cast: Any) -> dict[str, dict[str, Any]]:
         "cases": {"id": Case.objects.get(student=cast.hilda).pk},
         "escalations": {"id": CaseEvent.objects.filter(kind="escalated").get().pk},
         "kpis": {"id": cast.dongshan.pk},
+        "risk-models": {"id": model.pk},
+        "risk-scores": {"id": RiskScore.objects.get(submission=alert.submission).pk},
         "regions": {"id": cast.east.pk},
         "schools": {"id": cast.dongshan.pk},
         "hospitals": {"id": cast.kangning.pk},
@@ -185,8 +193,9 @@ ROSTER = "学号,姓名,性别,出生日期,年级,班级\nD0900,王同学,男,2
 
 
 @pytest.fixture
-def visible_ids(cast: Any) -> dict[str, dict[str, Any]]:
+def visible_ids(cast: Any, tmp_path: Any, settings: Any) -> dict[str, dict[str, Any]]:
     """Made once per test: hypothesis runs every example of a test in the same transaction."""
+    settings.DATA_DIR = tmp_path  # where the risk model's file is written
     return cast_ids(cast)
 
 

@@ -16,7 +16,7 @@ from scoring.risk.evaluate import evaluate
 from scoring.risk.features import FeatureSpec, matrix
 from scoring.risk.store import TamperedModel
 from scoring.risk.train import TrainConfig, fit
-from screening.core.errors import NotAllowed
+from screening.core.errors import Conflict, NotAllowed
 from screening.core.models import AuditEvent
 from screening.riskmodels import selectors, services
 from screening.riskmodels.models import RiskModel
@@ -63,7 +63,10 @@ def test_a_changed_file_is_refused_and_never_activated(cast, trained):
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(TamperedModel):
+        services.load(model)
+    with pytest.raises(Conflict) as refused:
         services.risk_model_activate(actor=cast.root, model=model)
+    assert refused.value.code == "model_file_changed" and isinstance(refused.value.__cause__, TamperedModel)
     model.refresh_from_db()
     assert model.status == "candidate"
 
