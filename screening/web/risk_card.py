@@ -126,6 +126,25 @@ def _comparison(s: Mapping[str, str], comparison: Mapping[str, Any] | None, kind
     ]
 
 
+def _without_demographics(s: Mapping[str, str], card: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What turning demographics on changed: the same folds without them, set beside the model's
+    own metrics and per-group sensitivity (None when the model does not use them)."""
+    other = card.get("without_demographics")
+    if not isinstance(other, Mapping):
+        return None
+    mine = {(g, str(r.get("value"))): r for g, rows in (card.get("groups") or {}).items() for r in rows}
+    rows = []
+    for group, values in (other.get("groups") or {}).items():
+        for row in values:
+            with_them = mine.get((group, str(row.get("value")))) or {}
+            rows.append({"group": _label(s, "group", group, GROUP_LABELS),
+                         "value": _label(s, "value", row.get("value"), VALUE_LABELS),
+                         "with": number(with_them.get("sensitivity")), "without": number(row.get("sensitivity"))})
+    metrics = card.get("metrics") or {}
+    return {"auc_with": number((metrics.get("roc_auc") or {}).get("value")),
+            "auc_without": number((other.get("roc_auc") or {}).get("value")), "groups": rows}
+
+
 def _data(s: Mapping[str, str], data: Mapping[str, Any]) -> dict[str, Any]:
     window = data.get("window") or {}
     counts = [{"label": str(COUNT_LABELS.get(k, k)), "value": number(v)} for k, v in (data.get("counts") or {}).items()
@@ -159,6 +178,7 @@ def card_context(model: RiskModel, lang: str) -> dict[str, Any]:
                             "value": _label(s, "value", f.get("value"), VALUE_LABELS),
                             "sensitivity": number(f.get("sensitivity"))} for f in card.get("flagged_groups") or []],
         "comparison": _comparison(s, card.get("comparison"), str(card.get("model", model.kind))),
+        "without_demographics": _without_demographics(s, card),
         "limitations": [s.get(f"limitation.{item.get('key')}", item.get("text", "")) for item in card.get("limitations", [])],
         "pictures": pictures(card, lang),
     }

@@ -214,3 +214,17 @@ def test_liaisons_and_analysts_see_no_reasons(cast, client, monkeypatch, who):
     sign_in(client, getattr(cast, who))
     assert client.get(reverse("web:student", args=[cast.hamlet.public_id])).status_code == 404
     assert client.get(reverse("web:case", args=[case_of(cast.hamlet).pk])).status_code == 403
+
+
+def test_a_card_with_demographics_shows_what_they_change(cast, client):
+    model = register(cast)
+    card = dict(model.card)
+    card["without_demographics"] = {"roc_auc": {"value": 0.811}, "groups": {
+        "gender": [{"value": "female", "sensitivity": 0.7}, {"value": "male", "sensitivity": 0.6}]}}
+    model.card = card
+    model.save(update_fields=["card"])
+    page = sign_in(client, cast.diana).get(reverse("web:risk-model", args=[model.pk])).content.decode()
+    assert "What the demographic features change" in page and "0.811" in page and "0.600" in page
+    plain = register(cast)
+    assert "What the demographic features change" not in sign_in(client, cast.diana).get(
+        reverse("web:risk-model", args=[plain.pk])).content.decode()
