@@ -36,6 +36,8 @@ risk_pictures = [
          name="risk-model-roc"),
     path("risk-models/<int:pk>/calibration.svg", riskmodels_api.RiskModelViewSet.as_view({"get": "calibration"}),
          name="risk-model-calibration"),
+    path("risk-models/<int:pk>/card.md", riskmodels_api.RiskModelViewSet.as_view({"get": "card_markdown"}),
+         name="risk-model-card-md"),
 ]
 
 api_v1 = [

@@ -54,6 +54,17 @@ def _audit_triggers_allow_test_flush() -> Any:
 
 
 @pytest.fixture(autouse=True)
+def _no_active_models_from_other_tests() -> Any:
+    """The submit keeps the active risk models for a few seconds per process; a test's database is
+    rolled back after it, so that copy must not outlive the test."""
+    from screening.riskmodels.estimate import forget_active
+
+    forget_active()
+    yield
+    forget_active()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: Any) -> None:
     """Argon2 at production strength costs about 0.2 s per staff user of the cast; what the tests
     check is who may do what, not the hasher (tests/core/test_passwords.py checks Argon2 itself)."""

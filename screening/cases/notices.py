@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
+from screening.campaigns.models import Submission
 from screening.cases.models import CaseEvent
 from screening.core.models import User
 
@@ -27,10 +28,12 @@ def _texts(event: CaseEvent) -> tuple[str, str]:
             "A red alert for a student at %(school)s has not been acknowledged by the school within %(minutes)s "
             "minutes. Under the school–hospital crisis agreement, please call the school's crisis line %(line)s now.\n"
         ) % {"school": school.name, "minutes": minutes, "line": school.crisis_line or "-"}
+    tier = event.detail.get("tier", "")
+    tier_label = Submission.Tier(tier).label if tier in Submission.Tier.values else tier
     return _("First contact overdue"), _(
         "A flagged student at %(school)s (tier: %(tier)s) has not been contacted within the time limit.\n"
         "Details in Xinqiao (sign in to see them):\n%(link)s\n"
-    ) % {"school": school.name, "tier": event.detail.get("tier", ""), "link": link}
+    ) % {"school": school.name, "tier": tier_label, "link": link}
 
 
 def escalation_mail(event: CaseEvent) -> int:

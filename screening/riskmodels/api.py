@@ -27,6 +27,7 @@ from rest_framework.serializers import BaseSerializer
 
 from backend.api import ErrorSerializer, ScopedViewSet
 from backend.filters import ScopedFilterSet
+from scoring.risk.card import card_markdown
 from screening.campaigns.models import Submission
 from screening.core.permissions import IsStaff, ReadsRiskModels
 from screening.riskmodels import selectors, services
@@ -44,6 +45,7 @@ ERRORS = {
 PAGE_ERRORS = {**{k: ERRORS[k] for k in (400, 401, 403)},
                404: OpenApiResponse(ErrorSerializer, description="No such page.")}
 SVG = "image/svg+xml"
+MARKDOWN = "text/markdown"
 
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:
@@ -171,6 +173,13 @@ class RiskModelViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMode
                    "request's language.")
     def calibration(self, request: Request, pk: str | None = None) -> HttpResponse:
         return self._picture(calibration_picture)
+
+    @extend_schema(operation_id="v1_risk_models_card_md", responses={(200, MARKDOWN): str, **errors(401, 403, 404)},
+                   description="The model card in Markdown, in the request's language (the JSON card is on the "
+                   "model itself).")
+    def card_markdown(self, request: Request, pk: str | None = None) -> HttpResponse:
+        model = self.get_object()
+        return HttpResponse(card_markdown(model.card or {}, card_language()), content_type=f"{MARKDOWN}; charset=utf-8")
 
 
 # --- risk scores ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ of arithmetic (scoring.risk.train.predict_one; bench/risk_model.py measures it i
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,8 +92,35 @@ def score_row(est: Estimate, *, submission_id: int, before: str, after: str, at:
                      source=source, created_at=at)
 
 
-def active_for(school: School) -> RiskModel | None:
-    """The active model that scores this school's sittings (one query), or None: rules alone."""
-    from screening.riskmodels.selectors import active_model_for
+# The active models, read at most every ACTIVE_TTL seconds per process: a submit then costs no query
+# for them. Activating or retiring clears this process's copy at once (services call forget_active);
+# other processes see the change within ACTIVE_TTL. Rules apply throughout: a model switch that
+# takes effect a few seconds later elsewhere changes only which estimate a sitting gets.
+ACTIVE_TTL = 5.0
+_active: tuple[float, dict[str, RiskModel]] | None = None
 
-    return active_model_for(school=school)
+
+def forget_active() -> None:
+    """Drop this process's copy of the active models (after activation, retirement, or a test)."""
+    global _active
+    _active = None
+
+
+def _active_models() -> dict[str, RiskModel]:
+    global _active
+    now = time.monotonic()
+    if _active is None or now - _active[0] > ACTIVE_TTL:
+        _active = (now, {m.scope_key: m for m in RiskModel.objects.filter(status=RiskModel.Status.ACTIVE)})
+    return _active[1]
+
+
+def active_for(school: School) -> RiskModel | None:
+    """The active model that scores this school's sittings (the school's own, else the nearest
+    region's, else everyone's), or None: tiers from the rules alone. ``school.region`` must be
+    loaded (the submit's locked read has it)."""
+    active = _active_models()
+    if not active:
+        return None
+    region_ids = [part for part in school.region.path.strip("/").split("/") if part]
+    keys = [f"school:{school.pk}", *(f"region:{rid}" for rid in reversed(region_ids)), "all"]
+    return next((active[k] for k in keys if k in active), None)

@@ -97,6 +97,8 @@ def risk_model_activate(*, actor: Any, model: RiskModel) -> RiskModel:
             previous.save(update_fields=["status", "retired_at"])
         locked.status, locked.activated_by, locked.activated_at = RiskModel.Status.ACTIVE, actor, now
         locked.save(update_fields=["status", "activated_by", "activated_at"])
+        _forget_active()  # now, and again once committed (a read in between saw the old state)
+        transaction.on_commit(_forget_active)
         audit_record(actor=actor, action=Action.UPDATE, object_type="riskmodels.RiskModel", object_id=locked.pk,
                      school_id=locked.scope_school_id,
                      detail={"activated": locked.version, "retired": previous.version if previous else None,
@@ -113,9 +115,17 @@ def risk_model_retire(*, actor: Any, model: RiskModel) -> RiskModel:
         if locked.status != RiskModel.Status.RETIRED:
             locked.status, locked.retired_at = RiskModel.Status.RETIRED, timezone.now()
             locked.save(update_fields=["status", "retired_at"])
+            _forget_active()  # now, and again once committed (a read in between saw the old state)
+            transaction.on_commit(_forget_active)
             audit_record(actor=actor, action=Action.UPDATE, object_type="riskmodels.RiskModel", object_id=locked.pk,
                          school_id=locked.scope_school_id, detail={"retired": locked.version, "scope": locked.scope_key})
     return locked
+
+
+def _forget_active() -> None:
+    from screening.riskmodels.estimate import forget_active
+
+    forget_active()
 
 
 def load(model: RiskModel) -> Any:

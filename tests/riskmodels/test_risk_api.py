@@ -112,6 +112,16 @@ def test_the_cards_pictures_are_svg_in_the_readers_language(cast, api, models, p
     assert error(api.get(f"{V1}/risk-models/{models['xishan'].pk}/{picture}"), 404) == "not_found"
 
 
+def test_the_card_is_also_markdown_in_the_readers_language(cast, api, models):
+    api.as_(cast.diana)
+    response = api.get(f"{V1}/risk-models/{models['east'].pk}/card.md", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/markdown")
+    text = response.content.decode()
+    assert text.startswith("#") and "not a diagnosis" in text and "synthetic" in text
+    assert "筛查" in api.get(f"{V1}/risk-models/{models['east'].pk}/card.md", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert error(api.get(f"{V1}/risk-models/{models['xishan'].pk}/card.md"), 404) == "not_found"
+
+
 # --- risk scores -------------------------------------------------------------------------------------
 
 
