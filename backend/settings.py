@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "screening.campaigns",
     "screening.riskmodels",
     "screening.cases",
+    "screening.referrals",
     "screening.web",
 ]
 

@@ -252,6 +252,7 @@ class CaseEvent(models.Model):
         ESCALATED = "escalated", _("first contact overdue: escalated to the head of centre")
         STATUS = "status", _("status changed")
         CLOSED = "closed", _("case closed")
+        REFERRAL = "referral", _("referral update")
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=30, choices=Kind.choices)

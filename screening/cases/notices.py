@@ -40,5 +40,12 @@ def escalation_mail(event: CaseEvent) -> int:
     """Send one escalation to the users named in it; returns how many e-mails went."""
     with override(settings.LANGUAGE_CODE):
         subject, body = _texts(event)
-    users = User.objects.filter(pk__in=event.detail.get("to", []), is_active=True).exclude(email="")
-    return sum(send_mail(subject, body, None, [u.email]) for u in users)
+    addresses = list(User.objects.filter(pk__in=event.detail.get("to", []), is_active=True).exclude(email="")
+                     .values_list("email", flat=True))
+    if event.detail.get("agreement"):
+        from screening.referrals.models import Agreement
+
+        named = Agreement.objects.filter(pk=event.detail["agreement"]).values_list("crisis_contact_email", flat=True).first()
+        if named and named not in addresses:
+            addresses.append(named)
+    return sum(send_mail(subject, body, None, [address]) for address in addresses)

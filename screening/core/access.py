@@ -275,6 +275,36 @@ def risk_scores_rule(p: Principal) -> Q:
     return _staff_student_q(p, via="submission__student")
 
 
+def referrals_rule(p: Principal) -> Q:
+    """Referrals: staff who cover the student; a liaison, those to their hospital once sent (never
+    a draft, and nothing else of the school: the referral is the packet)."""
+    q = _staff_student_q(p, via="student")
+    if p.hospital_ids:
+        q |= Q(hospital_id__in=p.hospital_ids) & ~Q(state="draft")
+    return q
+
+
+def referral_events_rule(p: Principal) -> Q:
+    """A referral's timeline: whoever sees the referral (both sides read the same events)."""
+    q = _staff_student_q(p, via="referral__student")
+    if p.hospital_ids:
+        q |= Q(referral__hospital_id__in=p.hospital_ids) & ~Q(referral__state="draft")
+    return q
+
+
+def agreements_rule(p: Principal) -> Q:
+    """Agreements: the school's staff, and the liaisons of the hospital."""
+    q = Q(school_id__in=p.staff_school_ids) if p.staff_school_ids else NOTHING
+    if p.hospital_ids:
+        q |= Q(hospital_id__in=p.hospital_ids)
+    return q
+
+
+def sharing_consents_rule(p: Principal) -> Q:
+    """Consents to share with a hospital: staff who cover the student."""
+    return _staff_student_q(p, via="student")
+
+
 def classes_rule(p: Principal) -> Q:
     """Classes: as students, by school or by class scope; a student sees their own class."""
     q = NOTHING
@@ -365,6 +395,10 @@ RULES: dict[str, Callable[[Principal], Q]] = {
     "cases.FollowUpPlan": case_parts_rule,
     "cases.FollowUp": case_parts_rule,
     "cases.CaseEvent": case_parts_rule,
+    "referrals.Agreement": agreements_rule,
+    "referrals.SharingConsent": sharing_consents_rule,
+    "referrals.Referral": referrals_rule,
+    "referrals.ReferralEvent": referral_events_rule,
 }
 
 def scope[QS: models.QuerySet[Any]](queryset: QS, user: Any) -> QS:

@@ -60,7 +60,7 @@ def test_an_unacknowledged_red_alert_escalates_on_schedule(cast, emails, django_
             django_capture_on_commit_callbacks(execute=True):
         assert escalations_run()["alerts_to_hospital"] == 1
     hospital = case.events.get(kind="alert_escalated_hospital")
-    assert hospital.detail["to"] == [cast.lily.pk]
+    assert hospital.detail["to"] == [cast.lily.pk] and "agreement" not in hospital.detail  # no agreement yet
     assert "010-12345678" in mail.outbox[-1].body and cast.hamlet.name not in mail.outbox[-1].body
     alert.refresh_from_db()
     assert alert.escalated_school_at == start + dt.timedelta(minutes=15)
@@ -129,3 +129,18 @@ def test_a_follow_up_day_passing_without_contact_is_marked_missed(cast, emails):
         assert escalations_run()["follow_ups_missed"] == 0
     assert plan.follow_ups.get().status == FollowUp.Status.MISSED
     assert case.events.filter(kind="follow_up_missed").count() == 1
+
+
+def test_the_hospital_step_also_reaches_the_agreements_crisis_contact(cast, emails, django_capture_on_commit_callbacks):
+    from tests.referrals.test_referral_rules import agreement
+
+    agreement(cast)  # Dongshan–Kangning, covers red, crisis contact crisis@kangning.example.org
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        flag(cast, cast.hamlet, "red")
+    mail.outbox.clear()
+    with time_machine.travel(start + dt.timedelta(minutes=31), tick=False), \
+            django_capture_on_commit_callbacks(execute=True):
+        escalations_run()
+    # the school step (15 minutes) went to diana; the hospital step to lily and the named contact
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([cast.diana.email, cast.lily.email, "crisis@kangning.example.org"])

@@ -9,9 +9,9 @@ processes, a retry) never act twice. Steps:
 
 - a red alert not acknowledged by ``acknowledge_due_at`` (the school's limit, 15 minutes by
   default) goes to the school's heads of centre;
-- still not acknowledged at ``hospital_due_at`` (30 minutes by default), to the partner hospital's
-  crisis contacts: the liaisons of the school's partner hospital (the school–hospital agreement
-  names its own crisis contact once agreements exist);
+- still not acknowledged at ``hospital_due_at`` (30 minutes by default), to the partner hospital:
+  its liaisons, and the crisis contact named in the school's valid agreement with it that covers
+  red (``crisis_agreement``);
 - a flag whose first-contact limit passed without a contact goes to the heads of centre;
 - a planned follow-up whose day has passed without a contact is marked missed.
 
@@ -60,6 +60,16 @@ def hospital_contacts(school: School) -> QuerySet[User]:
     ).distinct()
 
 
+def crisis_agreement(school: School) -> Any:
+    """The school's valid agreement with its partner hospital that covers red, whose crisis contact
+    an unacknowledged red alert goes to (with the hospital's liaisons)."""
+    from screening.referrals.services.agreements import agreement_for
+
+    if school.partner_hospital_id is None:
+        return None
+    return agreement_for(school_id=school.pk, hospital_id=school.partner_hospital_id, tier="red")
+
+
 def escalations_run(*, now: dt.datetime | None = None) -> dict[str, int]:
     """One sweep: every escalation and missed follow-up that is due. Returns counts per step."""
     now = now or timezone.now()
@@ -88,10 +98,11 @@ def _alerts(now: dt.datetime, due_field: str, done_field: str, kind: str) -> int
             case = case_of_alert(alert)
             to = school_heads(alert.school_id) if kind == CaseEvent.Kind.ALERT_ESCALATED_SCHOOL else hospital_contacts(alert.school)
             ids = sorted(to.values_list("pk", flat=True))
-            minutes = round((now - alert.created_at).total_seconds() / 60)
+            detail: dict[str, Any] = {"to": ids, "minutes": round((now - alert.created_at).total_seconds() / 60)}
+            if kind == CaseEvent.Kind.ALERT_ESCALATED_HOSPITAL and (agreement := crisis_agreement(alert.school)):
+                detail["agreement"] = agreement.pk  # its named crisis contact is written to as well
             if case is not None:
-                event = CaseEvent.objects.create(case=case, kind=kind, at=now, alert=alert,
-                                                 detail={"to": ids, "minutes": minutes})
+                event = CaseEvent.objects.create(case=case, kind=kind, at=now, alert=alert, detail=detail)
                 _notify_after_commit(event.pk)
             audit_record(actor=None, action=Action.UPDATE, object_type="campaigns.CrisisAlert", object_id=alert.pk,
                          student_public_id=alert.student.public_id, school_id=alert.school_id,

@@ -26,6 +26,8 @@ from screening.cases.models import Case, CaseEvent, Contact, FollowUp, FollowUpP
 from screening.cases.services.flags import case_of_alert
 from screening.core.audit import Action, audit_record
 from screening.core.errors import Conflict, InvalidInput, NotFound
+from screening.referrals import states as referral_states
+from screening.referrals.models import Referral
 
 MAX_FOLLOW_UPS = 20
 MAX_PLAN_DAYS = 366
@@ -277,7 +279,7 @@ def _check_close(reason: str, note: str) -> None:
 
 def case_close(*, actor: Any, case: Case | int, reason: str, note: str = "") -> Case:
     """Close a case with a reason (and a note when the reason is "other"). A case with an
-    unacknowledged red alert cannot be closed; planned follow-ups are cancelled. Closing a closed
+    unacknowledged red alert or a live referral cannot be closed; planned follow-ups are cancelled. Closing a closed
     case again changes nothing."""
     with transaction.atomic():
         locked = _locked(actor, case)  # an unseen case is NotFound before any check of the input
@@ -286,6 +288,8 @@ def case_close(*, actor: Any, case: Case | int, reason: str, note: str = "") -> 
             return locked
         if CrisisAlert.objects.filter(student_id=locked.student_id, acknowledged_at__isnull=True).exists():
             raise Conflict(_("Acknowledge the red alert on this case before closing it."), code="alert_open")
+        if Referral.objects.filter(case=locked).exclude(state__in=referral_states.ENDED).exists():
+            raise Conflict(_("This case has a live referral; close or cancel the referral first."), code="live_referral")
         now = timezone.now()
         locked.follow_ups.filter(status=FollowUp.Status.PLANNED).update(status=FollowUp.Status.CANCELLED)
         locked.status, locked.closed_at, locked.closed_by = Case.Status.CLOSED, now, actor
