@@ -293,6 +293,7 @@ XINQIAO_CONSENT_REMINDERS_MAX = env_int("XINQIAO_CONSENT_REMINDERS_MAX", 2, mini
 CELERY_BEAT_SCHEDULE = {
     "consent-reminders": {"task": "screening.campaigns.tasks.send_consent_reminders", "schedule": 3600.0},
     "escalations": {"task": "screening.cases.tasks.run_escalations", "schedule": 60.0},
+    "referral-limits": {"task": "screening.referrals.tasks.run_referral_timers", "schedule": 60.0},
 }
 
 LOGGING = {

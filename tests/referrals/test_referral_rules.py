@@ -212,3 +212,37 @@ def test_what_a_liaison_sees(cast, orange_case):
     assert not Referral.objects.visible_to(cast.liam).exists()
     assert not Referral.objects.visible_to(cast.olga).exists() and not Referral.objects.visible_to(cast.bob).exists()
     assert ReferralEvent.objects.visible_to(cast.lily).count() == 2  # the same timeline as the school
+
+
+# --- the hospital's time limits ---------------------------------------------------------------------
+
+
+def test_a_referral_the_hospital_leaves_escalates_on_both_sides(cast, orange_case, django_capture_on_commit_callbacks):
+    import time_machine
+
+    from screening.referrals.timers import referral_timers_run
+
+    for user in (cast.diana, cast.lily):
+        user.email = f"{user.username}@example.org"
+        user.save(update_fields=["email"])
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        referral = referrals.referral_send(actor=cast.alice, referral=draft(cast, orange_case))
+    mail.outbox.clear()
+    with time_machine.travel(start + dt.timedelta(hours=23, minutes=59), tick=False):
+        assert referral_timers_run() == {"acknowledge": 0, "decide": 0}
+    with time_machine.travel(start + dt.timedelta(hours=24), tick=False), \
+            django_capture_on_commit_callbacks(execute=True):
+        assert referral_timers_run() == {"acknowledge": 1, "decide": 0}
+        assert referral_timers_run() == {"acknowledge": 0, "decide": 0}  # once
+    assert sorted(m.to[0] for m in mail.outbox) == ["crisis@kangning.example.org", "diana@example.org", "lily@example.org"]
+    assert cast.hamlet.name not in mail.outbox[0].body
+    with time_machine.travel(start + dt.timedelta(hours=30), tick=False):
+        referrals.referral_acknowledge(actor=cast.lily, referral=referral)
+    with time_machine.travel(start + dt.timedelta(hours=72), tick=False):
+        assert referral_timers_run() == {"acknowledge": 0, "decide": 1}
+    with time_machine.travel(start + dt.timedelta(hours=80), tick=False):
+        referrals.referral_accept(actor=cast.lily, referral=referral)
+        assert referral_timers_run() == {"acknowledge": 0, "decide": 0}
+    escalated = ReferralEvent.objects.filter(referral=referral, side="system").values_list("detail", flat=True)
+    assert [d["escalated"] for d in escalated] == ["acknowledge", "decide"]

@@ -48,16 +48,21 @@ def school_heads(school_id: int) -> QuerySet[User]:
     ).distinct()
 
 
+def hospital_liaisons(hospital_id: int) -> QuerySet[User]:
+    """A hospital's liaisons today."""
+    today = timezone.localdate()
+    return User.objects.filter(
+        Q(memberships__ends_on__isnull=True) | Q(memberships__ends_on__gte=today), is_active=True,
+        memberships__hospital_id=hospital_id, memberships__role=Membership.Role.HOSPITAL_LIAISON,
+        memberships__starts_on__lte=today,
+    ).distinct()
+
+
 def hospital_contacts(school: School) -> QuerySet[User]:
     """Who the partner hospital has on the platform for this school's crises: its liaisons today."""
     if school.partner_hospital_id is None:
         return User.objects.none()
-    today = timezone.localdate()
-    return User.objects.filter(
-        Q(memberships__ends_on__isnull=True) | Q(memberships__ends_on__gte=today), is_active=True,
-        memberships__hospital_id=school.partner_hospital_id, memberships__role=Membership.Role.HOSPITAL_LIAISON,
-        memberships__starts_on__lte=today,
-    ).distinct()
+    return hospital_liaisons(school.partner_hospital_id)
 
 
 def crisis_agreement(school: School) -> Any:

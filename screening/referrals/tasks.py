@@ -1,0 +1,14 @@
+"""Background work of referrals (Celery with Redis in production; in-process without a broker,
+where ``manage.py run_timers`` calls the beat schedule). Safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from screening.referrals import timers
+
+
+@shared_task(acks_late=True)
+def run_referral_timers() -> dict[str, int]:
+    """Every minute from beat: referrals the hospital has not acknowledged or decided in time."""
+    return timers.referral_timers_run()
