@@ -9,8 +9,8 @@ the queue shows every state and the head of centre's numbers are not empty.
   alert escalates to the head of centre after 15 minutes and to the partner hospital after 30 (the
   timers run beside the demo server).
 
-Notes say they are demo data. Safe to run twice: every step carries a fixed request key or checks
-the state first.
+Notes say they are demo data. Safe to run twice: each step is taken only if its fixed request key
+(or the closed state) shows it was not taken before.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def seed() -> dict[str, int]:
                             note="面谈约20分钟，近期考试压力，已缓解，无当前需要" + NOTE, request_key="demo-yellow-1")
         work.case_close(actor=counsellor, case=yellow, reason=Case.CloseReason.NO_CURRENT_NEED,
                         note="面谈后评估无当前需要，纳入常规关注" + NOTE)
-    if oranges and oranges[0].status != Case.Status.CLOSED:
+    if oranges and not Contact.objects.filter(case=oranges[0], request_key="demo-orange-1").exists():
         first = oranges[0]
         work.contact_record(actor=counsellor, case=first, at=now, method=Contact.Method.FACE_TO_FACE,
                             participants=["student", "class_teacher"], outcome=Contact.Outcome.CONFIRMED_NEED,
@@ -49,7 +49,7 @@ def seed() -> dict[str, int]:
                             note="已电话告知家长并约定下周到校沟通" + NOTE, request_key="demo-orange-guardian")
         work.follow_up_plan_create(actor=counsellor, case=first, dates=work.follow_up_suggest(case=first),
                                    request_key="demo-orange-plan")
-    if len(oranges) > 1 and oranges[1].status != Case.Status.CLOSED:
+    if len(oranges) > 1 and not Contact.objects.filter(case=oranges[1], request_key="demo-orange-2").exists():
         work.contact_record(actor=counsellor, case=oranges[1], at=now, method=Contact.Method.PHONE,
                             participants=["student"], outcome=Contact.Outcome.COULD_NOT_REACH,
                             note="电话未接通，明日课间再约" + NOTE, request_key="demo-orange-2")

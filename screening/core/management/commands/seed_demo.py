@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.test.utils import override_settings
 
-from screening.demo import campaigns, cases, directory, riskmodel
+from screening.demo import campaigns, cases, directory, referrals, riskmodel
 
 
 class Command(BaseCommand):
@@ -32,6 +32,7 @@ class Command(BaseCommand):
             model = riskmodel.seed()  # before the answers, so that each sitting is scored
             campaign_rows = campaigns.seed(keep_pending=samples)
             case_counts = cases.seed()
+            referral_counts = referrals.seed()
             links = campaigns.guardian_links(samples)
         base = options["base_url"].rstrip("/")
         w = self.stdout.write
@@ -43,6 +44,8 @@ class Command(BaseCommand):
         for line in campaigns.describe(campaign_rows):
             w(line)
         w(f"  cases at JC-DHJH: {case_counts['open']} open, {case_counts['closed']} closed")
+        w(f"  agreements: {referral_counts['agreements']}; referrals: {referral_counts['referrals']} "
+          "(one accepted and scheduled at Kangning hospital: kn_liaison records attendance and feedback)")
         w(f"  risk model {model.version} (active for every school; trained on synthetic data, not for clinical use): "
           f"{base}/risk-models/{model.pk}/")
         w("")
