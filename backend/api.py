@@ -156,3 +156,24 @@ class ScopedRelatedField(serializers.PrimaryKeyRelatedField):  # type: ignore[ty
                 model = super().get_queryset().model  # type: ignore[union-attr]
                 audit_refused(actor=request.user, model=model, pk=data)
             raise
+
+
+class ScopedSlugRelatedField(serializers.SlugRelatedField):  # type: ignore[type-arg]
+    """As :class:`ScopedRelatedField`, by a slug (a student's public id): visible to the requesting
+    user, or "does not exist" (and the attempt is logged)."""
+
+    def get_queryset(self) -> QuerySet[Any]:
+        request = self.context.get("request")
+        queryset = super().get_queryset()
+        assert queryset is not None
+        return queryset.visible_to(request.user if request else None)  # type: ignore[attr-defined]
+
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            return super().to_internal_value(data)
+        except exceptions.ValidationError:
+            request = self.context.get("request")
+            if request is not None and isinstance(data, str):
+                model = super().get_queryset().model  # type: ignore[union-attr]
+                audit_refused(actor=request.user, model=model, **{self.slug_field: data})
+            raise

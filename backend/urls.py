@@ -9,6 +9,7 @@ from screening.cases import api as cases_api
 from screening.cases import api_measures as cases_measures_api
 from screening.core import api as core_api
 from screening.directory import api as directory_api
+from screening.referrals import api as referrals_api
 from screening.riskmodels import api as riskmodels_api
 
 router = DefaultRouter()
@@ -29,6 +30,9 @@ router.register("escalations", cases_api.EscalationViewSet, basename="escalation
 router.register("kpis", cases_measures_api.KpiViewSet, basename="kpi")
 router.register("risk-models", riskmodels_api.RiskModelViewSet, basename="risk-model")
 router.register("risk-scores", riskmodels_api.RiskScoreViewSet, basename="risk-score")
+router.register("agreements", referrals_api.AgreementViewSet, basename="agreement")
+router.register("sharing-consents", referrals_api.SharingConsentViewSet, basename="sharing-consent")
+router.register("referrals", referrals_api.ReferralViewSet, basename="referral")
 
 # A card's pictures are files (no trailing slash), served by the scoped viewset like its other reads.
 risk_pictures = [

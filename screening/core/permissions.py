@@ -86,3 +86,34 @@ class ReadsRiskModels(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         p = principal_of(request.user)
         return bool(p.admin_school_ids) or p.platform_admin
+
+
+class ActsForSchool(BasePermission):
+    """The school's steps on a referral (create, send, cancel) and consents to share: staff who
+    cover students. Which referral or student is theirs is the scope's to say (404 otherwise);
+    the service checks the side again."""
+
+    message = _("Only the school's counsellors and heads of centre take this step.")
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return request.method in SAFE_METHODS or principal_of(request.user).covers_students
+
+
+class ActsForHospital(BasePermission):
+    """The hospital's steps on a referral (acknowledge, accept or decline, schedule, attendance):
+    the hospital's liaisons, signed in or through their hospital system's API token."""
+
+    message = _("Only the hospital's liaisons take this step.")
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return request.method in SAFE_METHODS or bool(principal_of(request.user).hospital_ids)
+
+
+class ActsOnReferrals(BasePermission):
+    """Steps either side may take (closing after attendance): staff who cover students, or liaisons."""
+
+    message = _("Only the school's staff and the hospital's liaisons take this step.")
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        p = principal_of(request.user)
+        return request.method in SAFE_METHODS or p.covers_students or bool(p.hospital_ids)

@@ -410,6 +410,50 @@ def test_a_risk_score_outside_ones_cover_is_not_found(cast, api, risk_scored, wh
             assert_not_found(response)
 
 
+@pytest.fixture
+def referred(cast: Any, flagged: dict[str, Any]) -> dict[str, Any]:
+    """Referrals of the flagged: hilda's and cordelia's sent (to Kangning and to Anding), hamlet's a
+    draft to Kangning."""
+    from tests.referrals.referral_helpers import referral_of
+
+    return {"hilda": referral_of(cast, cast.hilda, send=True)[2],
+            "cordelia": referral_of(cast, cast.cordelia, hospital=cast.anding, send=True)[2],
+            "hamlet": referral_of(cast, cast.hamlet)[2]}
+
+
+REFERRALS_SEEN = [
+    ("alice", {"hamlet", "hilda"}), ("diana", {"hamlet", "hilda"}), ("carol", {"hamlet"}), ("bob", {"cordelia"}),
+    ("edgar", {"cordelia"}), ("lily", {"hilda"}), ("liam", {"cordelia"}), ("olga", set()),
+]
+
+
+@pytest.mark.parametrize(("who", "expected"), REFERRALS_SEEN)
+def test_referrals_outside_ones_cover_or_hospital_are_not_found(cast, api, referred, who, expected):
+    """Staff see the referrals of the students they cover; a liaison, their hospital's once sent."""
+    api.as_(getattr(cast, who))
+    assert ids(api.get(f"{V1}/referrals/")) == {referred[name].pk for name in expected}
+    for name, referral in referred.items():
+        for suffix in ("", "events/"):
+            response = api.get(f"{V1}/referrals/{referral.pk}/{suffix}")
+            if name in expected:
+                assert response.status_code == 200, (name, suffix)
+            else:
+                assert_not_found(response)
+                assert getattr(cast, name).name not in response.content.decode()
+
+
+@pytest.mark.parametrize(("who", "expected"), [(w, e) for w, e in REFERRALS_SEEN if w not in ("lily", "liam")])
+def test_consents_to_share_outside_ones_cover_are_not_found(cast, api, referred, who, expected):
+    from screening.referrals.models import SharingConsent
+
+    api.as_(getattr(cast, who))
+    consents = {c.student.name: c for c in SharingConsent.objects.select_related("student")}
+    assert ids(api.get(f"{V1}/sharing-consents/")) == {consents[getattr(cast, n).name].pk for n in expected}
+    for name in ("hamlet", "hilda", "cordelia"):
+        response = api.get(f"{V1}/sharing-consents/{consents[getattr(cast, name).name].pk}/")
+        assert response.status_code == (200 if name in expected else 404), name
+
+
 @pytest.mark.parametrize("who", ["alice", "carol", "bob", "diana"])
 def test_a_counsellor_cannot_act_on_a_case_or_alert_they_do_not_cover(cast, api, flagged, who):
     from screening.campaigns.models import CrisisAlert

@@ -105,3 +105,30 @@ def test_reading_risk_model_cards_is_not_a_student_read(cast, api, tmp_path, set
     api.get(f"/api/v1/risk-models/{model.pk}/")
     api.get(f"/api/v1/risk-models/{model.pk}/roc.svg")
     assert AuditEvent.objects.count() == before
+
+
+def test_listing_and_opening_referrals_logs_each_student_read(cast, api):
+    from tests.cases.case_helpers import flag
+    from tests.referrals.referral_helpers import referral_of
+
+    flag(cast, cast.hilda, "red")
+    _agreement, _consent, referral = referral_of(cast, cast.hilda)
+    before = AuditEvent.objects.count()
+    api.as_(cast.diana).get("/api/v1/referrals/")
+    api.get(f"/api/v1/referrals/{referral.pk}/")
+    api.as_(cast.carol).get(f"/api/v1/referrals/{referral.pk}/")  # not hers: a denied attempt, no read
+    assert [(e.action, e.student_public_id, e.actor_username) for e in AuditEvent.objects.order_by("id")[before:]] == [
+        ("list", cast.hilda.public_id, "diana"), ("read", cast.hilda.public_id, "diana"),
+        ("denied", cast.hilda.public_id, "carol")]
+
+
+def test_reading_agreements_is_not_a_student_read(cast, api):
+    from tests.cases.case_helpers import flag
+    from tests.referrals.referral_helpers import referral_of
+
+    flag(cast, cast.hilda, "red")
+    agreement, _consent, _referral = referral_of(cast, cast.hilda, send=True)
+    before = AuditEvent.objects.count()
+    api.as_(cast.lily).get("/api/v1/agreements/")
+    api.get(f"/api/v1/agreements/{agreement.pk}/")
+    assert AuditEvent.objects.count() == before

@@ -44,7 +44,8 @@ def test_the_walk_finds_every_endpoint_family():
     routes = " ".join(route for route, _ in _v1_views())
     for name in ("regions", "schools", "hospitals", "classes", "students", "memberships", "roster-imports",
                  "audit-events", "me/", "auth/token/", "auth/logout/", "campaigns", "alerts", "assignments",
-                 "cases", "escalations", "kpis", "risk-models", "risk-scores", "roc.svg", "calibration.svg"):
+                 "cases", "escalations", "kpis", "risk-models", "risk-scores", "roc.svg", "calibration.svg",
+                 "agreements", "sharing-consents", "referrals"):
         assert name in routes, f"/api/v1/{name} is not reached by the router walk"
 
 

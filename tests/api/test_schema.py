@@ -54,6 +54,11 @@ EXPECTED_PATHS = {
     "/api/v1/risk-models/", "/api/v1/risk-models/{id}/", "/api/v1/risk-models/{id}/activate/",
     "/api/v1/risk-models/{id}/retire/", "/api/v1/risk-models/{id}/roc.svg", "/api/v1/risk-models/{id}/calibration.svg",
     "/api/v1/risk-scores/", "/api/v1/risk-scores/{id}/",
+    "/api/v1/agreements/", "/api/v1/agreements/{id}/", "/api/v1/sharing-consents/", "/api/v1/sharing-consents/{id}/",
+    "/api/v1/referrals/", "/api/v1/referrals/{id}/", "/api/v1/referrals/{id}/send/", "/api/v1/referrals/{id}/cancel/",
+    "/api/v1/referrals/{id}/acknowledge/", "/api/v1/referrals/{id}/accept/", "/api/v1/referrals/{id}/decline/",
+    "/api/v1/referrals/{id}/schedule/", "/api/v1/referrals/{id}/attendance/", "/api/v1/referrals/{id}/close/",
+    "/api/v1/referrals/{id}/events/",
 }
 
 
@@ -104,7 +109,13 @@ def cast_ids(cast: Any) -> dict[str, dict[str, Any]]:
     model = register(cast, activate=True, school=cast.dongshan)  # scores hilda's sitting below
     alert = red_alert(cast)
     escalations_run(now=timezone.now() + dt.timedelta(hours=2))  # the alert and the first contact, overdue
+    from tests.referrals.referral_helpers import referral_of
+
+    agreement, consent, referral = referral_of(cast, cast.hilda)
     return {
+        "agreements": {"id": agreement.pk},
+        "sharing-consents": {"id": consent.pk},
+        "referrals": {"id": referral.pk},
         "assignments": {"id": assignment.pk},
         "me": {"id": assignment.pk},
         "alerts": {"id": alert.pk},

@@ -1,0 +1,509 @@
+"""API of school–hospital referral (DESIGN.md §3 steps 9–11): agreements, consents to share, and
+referrals with every step on both sides.
+
+Views parse, call one service or selector, and serialize. What a user sees is the access policy's
+(``visible_to``); which steps are theirs, the permission classes and then the services
+(``screening.referrals.states``). A liaison reads a referral as the hospital: the referral's own
+fields and the packet the agreement lists, never the student's name, number, class or guardian.
+Every read of a referral, on either side, is audited per student.
+
+The hospital's steps serve a hospital system too: it authenticates with a liaison's API token
+(``Authorization: Token <key>``) and calls ``acknowledge/``, ``accept/`` or ``decline/``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.core.cache import cache
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from backend.api import ErrorSerializer, ScopedRelatedField, ScopedSlugRelatedField, ScopedViewSet
+from backend.filters import ScopedFilterSet
+from screening.cases.api import IDEMPOTENCY_KEY, _recorded, _request_key
+from screening.cases.models import Case
+from screening.core.audit import Action
+from screening.core.errors import InvalidInput
+from screening.core.permissions import ActsForHospital, ActsForSchool, ActsOnReferrals, IsStaff, SchoolAdminWrites
+from screening.directory.models import Hospital, School, Student
+from screening.referrals import selectors, states
+from screening.referrals.models import PACKET_FIELDS, Agreement, Referral, ReferralEvent, SharingConsent
+from screening.referrals.services import agreements, referrals
+from screening.referrals.services.agreements import MAX_HOURS, TIERS
+from screening.referrals.services.referrals import MAX_TEXT
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid input, with field messages."),
+    401: OpenApiResponse(ErrorSerializer, description="Not signed in."),
+    403: OpenApiResponse(ErrorSerializer, description="Your role may not use this, or the step is the other "
+                         "side's (the school's or the hospital's)."),
+    404: OpenApiResponse(ErrorSerializer, description="Missing or out of scope (the two look the same)."),
+    409: OpenApiResponse(ErrorSerializer, description="The referral's state does not allow this; the code says why "
+                         "(referral_state, live_referral with the live referral's id in fields.referral, "
+                         "agreement_expired, case_closed)."),
+}
+PAGE_ERRORS = {**{k: ERRORS[k] for k in (400, 401, 403)},
+               404: OpenApiResponse(ErrorSerializer, description="No such page.")}
+EXPIRES_SOON_DAYS = 30
+REPLAY_SECONDS = 24 * 3600
+MAX_ID = 2**63 - 1
+HOSPITAL_TOKEN = ("A hospital system may call this with a liaison's API token (Authorization: Token <key>); "
+                  "it acts as that liaison, for that liaison's hospital.")
+# Choice lists, named in settings.SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].
+AGREEMENT_TIERS = [(t, t) for t in TIERS]
+PACKET_CHOICES = [(f, f) for f in PACKET_FIELDS]
+
+
+def errors(*codes: int) -> dict[int, OpenApiResponse]:
+    return {c: ERRORS[c] for c in codes}
+
+
+# --- agreements ------------------------------------------------------------------------------------
+
+
+class LimitSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    acknowledge_hours = serializers.IntegerField(min_value=1, max_value=MAX_HOURS)
+    decide_hours = serializers.IntegerField(min_value=1, max_value=MAX_HOURS)
+
+
+class AgreementSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    """An agreement as both sides read it. The delivery endpoint's secret is never shown."""
+
+    limits = serializers.DictField(child=LimitSerializer(), help_text="Per tier covered: hours to acknowledge "
+                                   "and to decide, from the sending.")
+    has_endpoint_secret = serializers.SerializerMethodField()
+    active = serializers.SerializerMethodField()
+    expires_soon = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Agreement
+        fields = ["id", "school", "hospital", "valid_from", "valid_until", "tiers", "limits", "packet",
+                  "crisis_contact_name", "crisis_contact_email", "crisis_line", "endpoint_url", "has_endpoint_secret",
+                  "active", "expires_soon", "created_at", "updated_at"]
+
+    # Derived per row; they would be model properties (STYLE.md), kept here while models.py is not ours.
+    def get_has_endpoint_secret(self, obj: Agreement) -> bool:
+        """Whether a shared secret for the delivery endpoint is on record (the secret itself never leaves)."""
+        return bool(obj.endpoint_secret)
+
+    def get_active(self, obj: Agreement) -> bool:
+        """Valid today."""
+        return obj.valid_from <= timezone.localdate() <= obj.valid_until
+
+    def get_expires_soon(self, obj: Agreement) -> bool:
+        """Valid today and ends within 30 days."""
+        today = timezone.localdate()
+        return self.get_active(obj) and (obj.valid_until - today).days <= EXPIRES_SOON_DAYS
+
+
+class AgreementWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    school = ScopedRelatedField(queryset=School.objects.all(), help_text="Cannot change once recorded.")
+    hospital = ScopedRelatedField(queryset=Hospital.objects.all(), help_text="Cannot change once recorded.")
+    valid_from = serializers.DateField()
+    valid_until = serializers.DateField()
+    tiers = serializers.ListField(child=serializers.ChoiceField(choices=AGREEMENT_TIERS), min_length=1,
+                                  max_length=len(TIERS))
+    limits = serializers.DictField(child=LimitSerializer(), help_text="For each tier covered: "
+                                   '{"acknowledge_hours": N, "decide_hours": M}, N ≤ M.')
+    packet = serializers.ListField(child=serializers.ChoiceField(choices=PACKET_CHOICES), required=False,
+                                   max_length=len(PACKET_FIELDS),
+                                   help_text="The fields the hospital receives (public_id always; default all).")
+    crisis_contact_name = serializers.CharField(max_length=100)
+    crisis_contact_email = serializers.EmailField(required=False, allow_blank=True, default="")
+    crisis_line = serializers.CharField(max_length=40)
+    endpoint_url = serializers.URLField(required=False, allow_blank=True, default="", max_length=200)
+    endpoint_secret = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=500, trim_whitespace=False,
+        help_text="Shared secret for signing deliveries (at least 32 characters with an endpoint). Never returned; "
+        "left out on a change, the one on record stays; an empty string removes it.")
+
+
+AGREEMENT_FIELDS = ("school", "hospital", "valid_from", "valid_until", "tiers", "limits", "packet",
+                    "crisis_contact_name", "crisis_contact_email", "crisis_line", "endpoint_url", "endpoint_secret")
+
+
+@extend_schema_view(
+    list=extend_schema(responses={200: AgreementSerializer(many=True), **PAGE_ERRORS},
+                       description="Agreements of your school (staff) or your hospital (liaisons, read only)."),
+    retrieve=extend_schema(responses={200: AgreementSerializer, **errors(401, 403, 404)}),
+    create=extend_schema(request=AgreementWriteSerializer, responses={201: AgreementSerializer, **errors(400, 401, 403)},
+                         description="Record the agreement the school signed with a hospital: heads of the school's "
+                         "centre and platform admins."),
+    update=extend_schema(request=AgreementWriteSerializer,
+                         responses={200: AgreementSerializer, **errors(400, 401, 403, 404)}),
+    partial_update=extend_schema(request=AgreementWriteSerializer,
+                                 responses={200: AgreementSerializer, **errors(400, 401, 403, 404)}),
+)
+class AgreementViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                       mixins.UpdateModelMixin):
+    """School–hospital agreements: validity, tiers covered, the hospital's time limits, the packet."""
+
+    queryset = Agreement.objects.all()
+    serializer_class = AgreementSerializer
+    permission_classes = [IsStaff, SchoolAdminWrites]
+    filterset_fields = ["school", "hospital"]
+
+    def get_serializer_class(self) -> type[BaseSerializer]:  # type: ignore[type-arg]
+        return AgreementWriteSerializer if self.action in ("create", "update", "partial_update") else AgreementSerializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = AgreementWriteSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        agreement = agreements.agreement_save(actor=request.user, **body.validated_data)
+        return Response(AgreementSerializer(agreement).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        agreement = self.get_object()
+        partial = bool(kwargs.get("partial"))
+        body = AgreementWriteSerializer(data=request.data, partial=partial, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        given = body.validated_data
+        moved = {name: [_("Cannot change once recorded; record a new agreement instead.")]
+                 for name in ("school", "hospital") if name in given and given[name].pk != getattr(agreement, f"{name}_id")}
+        if moved:
+            raise InvalidInput(fields=moved)
+        fields = {name: given[name] if name in given else getattr(agreement, name) for name in AGREEMENT_FIELDS}
+        saved = agreements.agreement_save(actor=request.user, agreement=agreement, **fields)
+        return Response(AgreementSerializer(saved).data)
+
+
+# --- consents to share -----------------------------------------------------------------------------
+
+
+class SharingConsentSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    student = serializers.CharField(source="student.public_id", read_only=True)
+    recorded_by = serializers.CharField(source="recorded_by.username", read_only=True)
+
+    class Meta:
+        model = SharingConsent
+        fields = ["id", "student", "hospital", "party", "method", "given_at", "note", "recorded_by", "recorded_at",
+                  "withdrawn_at"]
+
+
+class SharingConsentWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    student = ScopedSlugRelatedField(slug_field="public_id", queryset=Student.objects.all(),
+                                     help_text="The student's public id.")
+    hospital = ScopedRelatedField(queryset=Hospital.objects.all())
+    party = serializers.ChoiceField(choices=SharingConsent.Party.choices,
+                                    help_text="The guardian for a student under 14.")
+    method = serializers.ChoiceField(choices=SharingConsent.Method.choices)
+    given_at = serializers.DateTimeField(help_text="When the consent was given (not in the future).")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_TEXT,
+                                 trim_whitespace=False)
+
+
+class SharingConsentFilter(ScopedFilterSet):
+    student = django_filters.ModelChoiceFilter(queryset=Student.objects.all(), to_field_name="public_id",
+                                               label=_("student (public id)"))
+    hospital = django_filters.ModelChoiceFilter(queryset=Hospital.objects.all(), label=_("hospital"))
+
+    class Meta:
+        model = SharingConsent
+        fields: list[str] = []
+
+
+@extend_schema_view(
+    list=extend_schema(responses={200: SharingConsentSerializer(many=True), **PAGE_ERRORS},
+                       description="Consents to share with a hospital, of the students you cover; filter by student."),
+    retrieve=extend_schema(responses={200: SharingConsentSerializer, **errors(401, 403, 404)}),
+    create=extend_schema(request=SharingConsentWriteSerializer,
+                         responses={201: SharingConsentSerializer, **errors(400, 401, 403)},
+                         description="Record a consent to share the student's referral packet with one hospital, "
+                         "given separately (PIPL art. 29): the guardian's for a student under 14."),
+)
+class SharingConsentViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin):
+    """Consents to share with a hospital: staff who cover the student."""
+
+    queryset = SharingConsent.objects.select_related("student", "recorded_by")
+    serializer_class = SharingConsentSerializer
+    permission_classes = [IsStaff, ActsForSchool]
+    filterset_class = SharingConsentFilter
+    audit_reads = True
+
+    def get_serializer_class(self) -> type[BaseSerializer]:  # type: ignore[type-arg]
+        return SharingConsentWriteSerializer if self.action == "create" else SharingConsentSerializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = SharingConsentWriteSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        consent = agreements.sharing_consent_record(actor=request.user, **body.validated_data)
+        return Response(SharingConsentSerializer(consent).data, status=status.HTTP_201_CREATED)
+
+
+# --- referrals -------------------------------------------------------------------------------------
+
+
+def _for_school(serializer: serializers.Serializer, referral: Referral) -> bool:  # type: ignore[type-arg]
+    """Whether the requester reads this referral as the school (else as the hospital, or unknown:
+    treated as the hospital, the narrower view)."""
+    request = serializer.context.get("request")
+    if request is None:
+        return False
+    return selectors.referral_side(user=request.user, referral=referral) == states.SCHOOL
+
+
+class ReferralSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    """A referral in a list: the referral's own fields; the student by public id. The school's
+    fields (the student's name, the case) are null for the hospital."""
+
+    student = serializers.CharField(source="student.public_id", read_only=True)
+    student_name = serializers.SerializerMethodField()
+    case = serializers.SerializerMethodField()
+    state_label = serializers.CharField(source="get_state_display", read_only=True)
+
+    class Meta:
+        model = Referral
+        fields = ["id", "student", "student_name", "case", "school", "hospital", "tier", "state", "state_label",
+                  "basis", "created_at", "sent_at", "acknowledge_due_at", "decide_due_at", "acknowledged_at",
+                  "decided_at", "decline_reason", "appointment_at", "appointment_place", "appointment_bring", "seen",
+                  "recommendation", "feedback_at", "closed_at"]
+
+    def get_student_name(self, obj: Referral) -> str | None:
+        """The student's name, for the school only (null for the hospital)."""
+        return obj.student.name if _for_school(self, obj) else None
+
+    def get_case(self, obj: Referral) -> int | None:
+        """The school's case, for the school only (null for the hospital)."""
+        return obj.case_id if _for_school(self, obj) else None
+
+
+class ReferralDetailSerializer(ReferralSerializer):
+    """The referral packet: the referral with its texts, and the student's fields the agreement lists.
+    The legal basis's details (consent, emergency justification) are the school's."""
+
+    consent = serializers.SerializerMethodField()
+    emergency_justification = serializers.SerializerMethodField()
+    packet = serializers.SerializerMethodField()
+    next_steps = serializers.SerializerMethodField()
+
+    class Meta(ReferralSerializer.Meta):
+        fields = [*ReferralSerializer.Meta.fields, "reason", "consent", "emergency_justification", "decline_text",
+                  "advice", "guardian_notice_due", "packet", "next_steps"]
+
+    def get_consent(self, obj: Referral) -> int | None:
+        """The consent to share it rests on, for the school only."""
+        return obj.consent_id if _for_school(self, obj) else None
+
+    def get_emergency_justification(self, obj: Referral) -> str | None:
+        """Why it could not wait for consent, for the school only."""
+        return obj.emergency_justification if _for_school(self, obj) else None
+
+    def get_packet(self, obj: Referral) -> dict[str, Any]:
+        """Exactly the fields the agreement lists (public_id, birth_year, gender, tier, reasons,
+        results, school_contact): never the name, number, class or guardian."""
+        return selectors.referral_packet(referral=obj)
+
+    def get_next_steps(self, obj: Referral) -> list[str]:
+        """The states the requester's side may move the referral to now."""
+        request = self.context.get("request")
+        if request is None:
+            return []
+        return states.moves_from(obj.state, selectors.referral_side(user=request.user, referral=obj))
+
+
+class ReferralWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    case = ScopedRelatedField(queryset=Case.objects.all())
+    hospital = ScopedRelatedField(queryset=Hospital.objects.all(),
+                                  help_text="A hospital with a valid agreement covering the case's tier.")
+    reason = serializers.CharField(max_length=MAX_TEXT, trim_whitespace=False)
+    basis = serializers.ChoiceField(choices=Referral.Basis.choices)
+    consent = ScopedRelatedField(queryset=SharingConsent.objects.all(), required=False, allow_null=True, default=None,
+                                 help_text="For the consent basis: the consent to share with this hospital.")
+    emergency_justification = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_TEXT,
+                                                    trim_whitespace=False,
+                                                    help_text="For the emergency basis: why it cannot wait.")
+
+
+class NoteSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_TEXT,
+                                 trim_whitespace=False)
+
+
+class CancelSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    note = serializers.CharField(max_length=MAX_TEXT, trim_whitespace=False, help_text="Why the school withdraws it.")
+
+
+class DeclineSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    reason = serializers.ChoiceField(choices=Referral.DeclineReason.choices)
+    text = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_TEXT,
+                                 trim_whitespace=False, help_text='Needed when the reason is "other".')
+
+
+class ScheduleSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    at = serializers.DateTimeField(help_text="The appointment (not in the past).")
+    place = serializers.CharField(max_length=200)
+    bring = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+
+
+class AttendanceSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    attended = serializers.BooleanField()
+    recommendation = serializers.ChoiceField(choices=Referral.Recommendation.choices, required=False, allow_blank=True,
+                                             default="", help_text="Required when the student attended.")
+    advice = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_TEXT,
+                                   trim_whitespace=False, help_text="The hospital's advice to the school.")
+
+
+class ReferralEventSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """One step on the shared timeline: from and to (``from`` is empty for the draft's creation),
+    the side, who, when, the note."""
+
+    # Built in get_fields: "from" is a Python keyword.
+    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+        return {
+            "id": serializers.IntegerField(read_only=True),
+            "from": serializers.CharField(source="from_state", read_only=True),
+            "to": serializers.CharField(source="to_state", read_only=True),
+            "side": serializers.ChoiceField(choices=ReferralEvent.Side.choices, read_only=True),
+            "actor": serializers.CharField(source="actor.username", read_only=True, allow_null=True,
+                                           help_text="Who took the step; null for the system (timers)."),
+            "at": serializers.DateTimeField(read_only=True),
+            "note": serializers.CharField(read_only=True),
+        }
+
+
+class ReferralFilter(ScopedFilterSet):
+    state = django_filters.ChoiceFilter(choices=Referral.State.choices, label=_("state"))
+    hospital = django_filters.ModelChoiceFilter(queryset=Hospital.objects.all(), label=_("hospital"))
+    case = django_filters.ModelChoiceFilter(queryset=Case.objects.all(), label=_("case"))
+
+    class Meta:
+        model = Referral
+        fields: list[str] = []
+
+
+STEP: dict[str, Any] = {"filter_backends": [], "pagination_class": None}
+
+
+@extend_schema_view(
+    list=extend_schema(responses={200: ReferralSerializer(many=True), **PAGE_ERRORS},
+                       description="School staff: referrals of the students you cover. Liaisons: your hospital's "
+                       "inbox (never a draft; the student by public id only)."),
+    retrieve=extend_schema(responses={200: ReferralDetailSerializer, **errors(401, 403, 404)},
+                           description="The referral packet. A liaison gets the referral's own fields and the "
+                           "packet fields the agreement lists; the school also the student's name and the case."),
+)
+class ReferralViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Referrals to partner hospitals and every step on them, on both sides."""
+
+    queryset = Referral.objects.select_related("student", "school", "hospital", "agreement", "created_by")
+    serializer_class = ReferralSerializer
+    permission_classes = [IsStaff]
+    filterset_class = ReferralFilter
+    audit_reads = True
+
+    def get_serializer_class(self) -> type[BaseSerializer]:  # type: ignore[type-arg]
+        return ReferralSerializer if self.action == "list" else ReferralDetailSerializer
+
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
+    def _detail(self, referral: Referral) -> Response:
+        return Response(ReferralDetailSerializer(self.get_queryset().get(pk=referral.pk),
+                                                 context=self.get_serializer_context()).data)
+
+    def _step(self, request: Request, service: Any, body: type[serializers.Serializer] | None = None) -> Response:  # type: ignore[type-arg]
+        """Find the referral (404 out of scope), parse the body, call the one service."""
+        referral = self.get_object()
+        data: dict[str, Any] = {}
+        if body is not None:
+            parsed = body(data=request.data)
+            parsed.is_valid(raise_exception=True)
+            data = dict(parsed.validated_data)
+        return self._detail(service(actor=request.user, referral=referral.pk, **data))
+
+    def _replay_key(self, key: str) -> str:
+        return f"referral-create:{self.request.user.pk}:{key}"
+
+    @extend_schema(request=ReferralWriteSerializer, parameters=[IDEMPOTENCY_KEY],
+                   responses={201: ReferralDetailSerializer, 200: ReferralDetailSerializer,
+                              **errors(400, 401, 403, 404, 409)},
+                   description="A draft referral of the case's student to a hospital, under the school's valid "
+                   "agreement covering the case's tier, on a consent to share with that hospital or the emergency "
+                   "basis with a justification. One live referral per student: another is a 409 live_referral "
+                   "naming the live one (fields.referral).")
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = ReferralWriteSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        key = _request_key(request)
+        earlier = cache.get(self._replay_key(key)) if key else None
+        found = self.get_queryset().filter(pk=earlier).first() if earlier else None
+        if found is not None:
+            return _recorded(ReferralDetailSerializer(found, context=self.get_serializer_context()).data, True)
+        referral = referrals.referral_create(actor=request.user, **body.validated_data)
+        if key:
+            cache.set(self._replay_key(key), referral.pk, REPLAY_SECONDS)
+        return _recorded(ReferralDetailSerializer(self.get_queryset().get(pk=referral.pk),
+                                                  context=self.get_serializer_context()).data, False)
+
+    @extend_schema(request=None, responses={200: ReferralDetailSerializer, **errors(401, 403, 404, 409)},
+                   description="The school sends the draft: the hospital's time limits start. Refused once the "
+                   "agreement has expired (agreement_expired).")
+    @action(detail=True, methods=["post"], permission_classes=[IsStaff, ActsForSchool], **STEP)
+    def send(self, request: Request, pk: str | None = None) -> Response:
+        return self._step(request, referrals.referral_send)
+
+    @extend_schema(request=CancelSerializer, responses={200: ReferralDetailSerializer, **errors(400, 401, 403, 404, 409)},
+                   description="The school withdraws the referral before attendance, saying why.")
+    @action(detail=True, methods=["post"], permission_classes=[IsStaff, ActsForSchool], **STEP)
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        return self._step(request, referrals.referral_cancel, CancelSerializer)
+
+    @extend_schema(request=NoteSerializer, responses={200: ReferralDetailSerializer, **errors(400, 401, 403, 404, 409)},
+                   description="The hospital has received the referral (stops the acknowledgement timer). "
+                   + HOSPITAL_TOKEN)
+    @action(detail=True, methods=["post"], permission_classes=[IsStaff, ActsForHospital], **STEP)
+    def acknowledge(self, request: Request, pk: str | None = None) -> Response:
+        return self._step(request, referrals.referral_acknowledge, NoteSerializer)
+
+    @extend_schema(request=NoteSerializer, responses={200: ReferralDetailSerializer, **errors(400, 401, 403, 404, 409)},
+                   description="The hospital takes the referral on (acknowledging it first if it had not). "
+                   + HOSPITAL_TOKEN)
+    @action(detail=True, methods=["post"], permission_classes=[IsStaff, ActsForHospital], **STEP)
+    def accept(self, request: Request, pk: str | None = None) -> Response:
+        return self._step(request, referrals.referral_accept, NoteSerializer)
+
+    @extend_schema(request=DeclineSerializer, responses={200: ReferralDetailSerializer, **errors(400, 401, 403, 404, 409)},
+                   description="The hospital declines, with a reason from the list and its own words (needed for "
+                   '"other"); the student may then be referred again. ' + HOSPITAL_TOKEN)
+    @action(detail=True, methods=["post"], permission_classes=[IsStaff, ActsForHospital], **STEP)
+    def decline(self, request: Request, pk: str | None = None) -> Response:
+        return self._step(request, referrals.referral_decline, DeclineSerializer)
+
+    @extend_schema(request=ScheduleSerializer, responses={200: ReferralDetailSerializer, **errors(400, 401, 403, 404, 409)},
+                   description="The hospital sets the appointment: when, where, what to bring (again for a new time).")
+    @action(detail=True, methods=["post"], permission_classes=[IsStaff, ActsForHospital], **STEP)
+    def schedule(self, request: Request, pk: str | None = None) -> Response:
+        return self._step(request, referrals.referral_schedule, ScheduleSerializer)
+
+    @extend_schema(request=AttendanceSerializer,
+                   responses={200: ReferralDetailSerializer, **errors(400, 401, 403, 404, 409)},
+                   description="The hospital records whether the student came and, if so, its feedback: a "
+                   "recommendation and advice to the school (back on the case's timeline).")
+    @action(detail=True, methods=["post"], permission_classes=[IsStaff, ActsForHospital], **STEP)
+    def attendance(self, request: Request, pk: str | None = None) -> Response:
+        return self._step(request, referrals.referral_attendance, AttendanceSerializer)
+
+    @extend_schema(request=NoteSerializer, responses={200: ReferralDetailSerializer, **errors(400, 401, 403, 404, 409)},
+                   description="Close the loop once attendance is recorded (either side).")
+    @action(detail=True, methods=["post"], permission_classes=[IsStaff, ActsOnReferrals], **STEP)
+    def close(self, request: Request, pk: str | None = None) -> Response:
+        return self._step(request, referrals.referral_close, NoteSerializer)
+
+    @extend_schema(responses={200: ReferralEventSerializer(many=True), **errors(401, 403, 404)},
+                   description="The shared timeline, oldest first: both sides read the same steps.")
+    @action(detail=True, methods=["get"], **STEP)
+    def events(self, request: Request, pk: str | None = None) -> Response:
+        referral = self.get_object()
+        self.audit_read([referral], Action.READ)
+        return Response(ReferralEventSerializer(selectors.referral_events(user=request.user, referral=referral),
+                                                many=True).data)
+
