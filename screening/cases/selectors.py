@@ -204,8 +204,8 @@ def _day_start(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
-# Steps a contact item on the timeline already tells (with its note and outcome).
-TOLD_BY_CONTACT = (CaseEvent.Kind.CONTACT, CaseEvent.Kind.GUARDIAN)
+# Steps a contact or referral item on the timeline already tells (with its note and outcome).
+TOLD_BY_CONTACT = (CaseEvent.Kind.CONTACT, CaseEvent.Kind.GUARDIAN, CaseEvent.Kind.REFERRAL)
 
 
 def student_timeline(*, user: Any, student: Any, case: Case | None = None) -> list[dict[str, Any]]:
@@ -213,19 +213,26 @@ def student_timeline(*, user: Any, student: Any, case: Case | None = None) -> li
     first: contacts with their decrypted notes (guardian communication is a contact of its own
     kind), follow-ups that are planned, done or missed (at their day; cancelled ones are left
     out) and the cases' events, without the events a contact item already tells. Each item is
-    ``{"at", "type": "contact" | "follow_up" | "event", "case_id", <type>: the row}``. Referrals
-    join here once they exist. The caller audits the read."""
+    ``{"at", "type": "contact" | "follow_up" | "event" | "referral", "case_id", <type>: the row}``;
+    a referral item is one move of a referral (both sides', with its note). The caller audits
+    the read."""
+    from screening.referrals.models import ReferralEvent
+
     contacts = Contact.objects.visible_to(user).filter(student=student).select_related("recorded_by", "follow_up")
     follow_ups = FollowUp.objects.visible_to(user).filter(case__student=student).exclude(status=FollowUp.Status.CANCELLED)
     events = (CaseEvent.objects.visible_to(user).filter(case__student=student).exclude(kind__in=TOLD_BY_CONTACT)
               .select_related("actor"))
+    moves = (ReferralEvent.objects.visible_to(user).filter(referral__student=student)
+             .select_related("actor", "referral__hospital"))
     if case is not None:
         contacts, follow_ups, events = contacts.filter(case=case), follow_ups.filter(case=case), events.filter(case=case)
+        moves = moves.filter(referral__case=case)
     items: list[dict[str, Any]] = [{"at": c.at, "type": "contact", "case_id": c.case_id, "contact": c} for c in contacts]
     items += [{"at": f.done_at or _day_start(f.due_on), "type": "follow_up", "case_id": f.case_id, "follow_up": f}
               for f in follow_ups]
     items += [{"at": e.at, "type": "event", "case_id": e.case_id, "event": e} for e in events]
-    order = {"event": 0, "follow_up": 1, "contact": 2}  # at the same moment, the contact first
+    items += [{"at": m.at, "type": "referral", "case_id": m.referral.case_id, "referral": m} for m in moves]
+    order = {"event": 0, "referral": 0, "follow_up": 1, "contact": 2}  # at the same moment, the contact first
     items.sort(key=lambda i: (i["at"], order[i["type"]], i[i["type"]].pk), reverse=True)
     return items
 

@@ -32,10 +32,12 @@ from screening.cases.services import work
 from screening.core.audit import Action, audit_students
 from screening.core.errors import Conflict, InvalidInput, NotFound
 from screening.directory.selectors import class_list
+from screening.referrals.models import Referral
 from screening.web.alert_pages import alert_row, rule_texts
 from screening.web.campaign_forms import add_service_errors, content_language
 from screening.web.campaign_pages import staff_required
 from screening.web.case_forms import CloseForm, ContactForm, MoveForm, PlanForm, QueueFilterForm
+from screening.web.referral_case import case_referral_context
 from screening.web.risk_reasons import score_rows, tier_basis
 from screening.web.scoped import paginate, visible_or_404
 
@@ -156,6 +158,10 @@ def timeline_rows(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     for item in items:
         if item["type"] == "event":
             item = {**item, "text": event_text(item["event"])}
+        elif item["type"] == "referral":
+            move = item["referral"]
+            item = {**item, "from": _label(Referral.State, move.from_state) if move.from_state != move.to_state else "",
+                    "to": _label(Referral.State, move.to_state)}
         rows.append(item)
     return rows
 
@@ -210,6 +216,7 @@ def _render_case(request: HttpRequest, case: Case, *, status: int = 200, **bound
         "missed": [f for f in pending if f.status == FollowUp.Status.MISSED],
         "here": reverse("web:case", args=[case.pk]),
         "basis": tier_basis(user=user, school=case.student.school),
+        **case_referral_context(request, case, bound),
     }
     if not case.is_open:  # its forms are not shown: a refusal (the case was closed meanwhile) goes on top
         context["refusals"] = [e for form in bound.values() for e in form.non_field_errors()]

@@ -1,6 +1,7 @@
 """The student's file (一人一档) on the staff's student page: score trends per questionnaire, the
-tier of each screening with the rules behind it, consents, the student's cases and one timeline
-of contacts, guardian communication, follow-ups and case events across the years.
+tier of each screening with the rules behind it, consents, the student's cases and referrals (with
+the hospital's feedback) and one timeline of contacts, guardian communication, follow-ups, case
+events and referral moves across the years.
 
 Everything here is read through the access policy for the user who opens the page, who has
 already been checked (and audited) for the student. Words are of risk and need, never diagnosis.
@@ -20,6 +21,7 @@ from screening.campaigns.models import Assignment, ConsentRecord, Result
 from screening.cases import selectors
 from screening.cases.models import CaseFlag
 from screening.directory.models import Student
+from screening.referrals import selectors as referral_selectors
 from screening.web.alert_pages import rule_texts
 from screening.web.campaign_forms import content_language, instrument_label
 from screening.web.case_pages import timeline_rows
@@ -117,5 +119,6 @@ def student_file(*, user: Any, student: Student, screenings: Sequence[Assignment
         "basis": tier_basis(user=user, school=student.school),
         "consents": consents,
         "cases": selectors.student_cases(user=user, student=student),
+        "referrals": referral_selectors.student_referrals(user=user, student=student),
         "timeline": timeline_rows(selectors.student_timeline(user=user, student=student)),
     }

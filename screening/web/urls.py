@@ -1,6 +1,15 @@
 from django.urls import path
 
-from screening.web import school_pages, student_pages, urls_answering, urls_campaigns, urls_cases, urls_risk, views
+from screening.web import (
+    school_pages,
+    student_pages,
+    urls_answering,
+    urls_campaigns,
+    urls_cases,
+    urls_referrals,
+    urls_risk,
+    views,
+)
 
 app_name = "web"
 urlpatterns = [
@@ -20,5 +29,6 @@ urlpatterns = [
     path("school/audit/", school_pages.audit_log, name="audit-log"),
 ]
 # Students answering and guardians consenting; heads of centre running campaigns, staff alerts;
-# the counsellor workspace; the risk models' cards.
-urlpatterns += urls_answering.urlpatterns + urls_campaigns.urlpatterns + urls_cases.urlpatterns + urls_risk.urlpatterns
+# the counsellor workspace; referrals and agreements; the risk models' cards.
+urlpatterns += (urls_answering.urlpatterns + urls_campaigns.urlpatterns + urls_cases.urlpatterns
+                + urls_referrals.urlpatterns + urls_risk.urlpatterns)

@@ -17,7 +17,7 @@ from screening.core import access
 from screening.core.access import principal_of
 from screening.core.audit import Action, audit_students
 from screening.directory import selectors
-from screening.web import student_pages
+from screening.web import referral_pages, student_pages
 from screening.web.forms import StaffLoginForm, StudentLoginForm
 
 
@@ -98,7 +98,7 @@ def _home_staff(request: HttpRequest) -> HttpResponse:
 
 
 def _home_liaison(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/home_liaison.html", {"hospitals": selectors.hospital_list_own(user=request.user)})
+    return referral_pages.liaison_home(request)
 
 
 def _home_analyst(request: HttpRequest) -> HttpResponse:

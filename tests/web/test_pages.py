@@ -48,7 +48,7 @@ ENGLISH = {
     "hamlet": "No screenings are open for you right now.",
     "alice": "Students",
     "diana": "Roster import",
-    "lily": "Referrals that schools send to your hospital will appear here.",
+    "lily": "Referrals to your hospital",
     "olga": "Active students",
     "root": "API documentation",
     "nobody": "your account has no role yet",
