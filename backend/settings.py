@@ -229,6 +229,8 @@ SPECTACULAR_SETTINGS = {
         "RiskModelStatusEnum": "screening.riskmodels.models.RiskModel.Status",
         "RiskModelKindEnum": "screening.riskmodels.models.RiskModel.Kind",
         "RiskScoreSourceEnum": "screening.riskmodels.models.RiskScore.Source",
+        "ReferralDeclineReasonEnum": "screening.referrals.models.Referral.DeclineReason",
+        "SharingConsentMethodEnum": "screening.referrals.models.SharingConsent.Method",
     },
 }
 
@@ -294,6 +296,7 @@ CELERY_BEAT_SCHEDULE = {
     "consent-reminders": {"task": "screening.campaigns.tasks.send_consent_reminders", "schedule": 3600.0},
     "escalations": {"task": "screening.cases.tasks.run_escalations", "schedule": 60.0},
     "referral-limits": {"task": "screening.referrals.tasks.run_referral_timers", "schedule": 60.0},
+    "referral-delivery": {"task": "screening.referrals.tasks.deliver_referral_messages", "schedule": 15.0},
 }
 
 LOGGING = {

@@ -292,6 +292,12 @@ def referral_events_rule(p: Principal) -> Q:
     return q
 
 
+def outbox_messages_rule(p: Principal) -> Q:
+    """A referral's pushes to the hospital's system: the school's staff who cover the student (the
+    hospital reads what arrived, not the school's outbox)."""
+    return _staff_student_q(p, via="referral__student")
+
+
 def agreements_rule(p: Principal) -> Q:
     """Agreements: the school's staff, and the liaisons of the hospital."""
     q = Q(school_id__in=p.staff_school_ids) if p.staff_school_ids else NOTHING
@@ -399,6 +405,7 @@ RULES: dict[str, Callable[[Principal], Q]] = {
     "referrals.SharingConsent": sharing_consents_rule,
     "referrals.Referral": referrals_rule,
     "referrals.ReferralEvent": referral_events_rule,
+    "referrals.OutboxMessage": outbox_messages_rule,
 }
 
 def scope[QS: models.QuerySet[Any]](queryset: QS, user: Any) -> QS:

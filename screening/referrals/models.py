@@ -208,3 +208,42 @@ class ReferralEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.referral_id}:{self.from_state}->{self.to_state}"
+
+
+class OutboxMessage(models.Model):
+    """One push of a referral to the hospital's system (the agreement's ``endpoint_url``), written
+    in the same transaction as the change it reports and delivered afterwards by
+    ``screening.referrals.delivery``: in ``seq`` order per referral, retried with back-off for at
+    least 72 hours, each with its own ``idempotency_key`` so the hospital keeps it once.
+
+    ``body`` is the FHIR Bundle (JSON text), encrypted at rest like every other free text about a
+    student. ``last_error`` says what went wrong in a few words (status, exception class), never
+    content. ``locked_until`` is a worker's lease on the message while it is being sent."""
+
+    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="outbox")
+    seq = models.PositiveIntegerField()
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    body = EncryptedTextField()
+    created_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+    lock_token = models.CharField(max_length=32, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True)
+    gave_up_at = models.DateTimeField(null=True, blank=True)
+    alerted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["referral", "seq"]
+        constraints = [models.UniqueConstraint(fields=["referral", "seq"], name="outbox_seq_unique_per_referral")]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], name="outbox_pending_due",
+                         condition=Q(delivered_at__isnull=True, gave_up_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return self.idempotency_key

@@ -246,3 +246,31 @@ def test_a_referral_the_hospital_leaves_escalates_on_both_sides(cast, orange_cas
         assert referral_timers_run() == {"acknowledge": 0, "decide": 0}
     escalated = ReferralEvent.objects.filter(referral=referral, side="system").values_list("detail", flat=True)
     assert [d["escalated"] for d in escalated] == ["acknowledge", "decide"]
+
+
+def test_a_platform_admin_reads_but_takes_no_step(cast, orange_case):
+    referral = draft(cast, orange_case)
+    with pytest.raises(NotAllowed):
+        referrals.referral_send(actor=cast.root, referral=referral)
+
+
+def test_only_staff_who_cover_the_student_record_a_consent_to_share(cast):
+    for outsider in (cast.carol, cast.bob, cast.lily):  # carol covers 7-1 only; hilda is in 7-2
+        with pytest.raises(NotFound):
+            agreements.sharing_consent_record(actor=outsider, student=cast.hilda, hospital=cast.kangning,
+                                              party="guardian", method="paper", given_at=timezone.now())
+
+
+def test_an_agreements_school_and_hospital_do_not_change(cast):
+    existing = agreement(cast)
+    with pytest.raises(InvalidInput) as refused:
+        agreement(cast, hospital=cast.anding, agreement=existing)
+    assert set(refused.value.fields) == {"hospital"}
+
+
+def test_deciding_on_a_sent_referral_acknowledges_it_in_the_same_step(cast, orange_case):
+    referral = referrals.referral_send(actor=cast.alice, referral=draft(cast, orange_case))
+    with pytest.raises(InvalidInput):
+        referrals.referral_decline(actor=cast.lily, referral=referral, reason="nonsense")
+    referral.refresh_from_db()
+    assert referral.state == "sent" and referral.acknowledged_at is None  # a refused decision changes nothing

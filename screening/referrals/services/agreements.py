@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from screening.core.access import principal_of
 from screening.core.audit import Action, audit_record
-from screening.core.errors import InvalidInput, NotAllowed
+from screening.core.errors import InvalidInput, NotAllowed, NotFound
 from screening.directory.models import Hospital, School, Student
 from screening.referrals.models import PACKET_FIELDS, Agreement, SharingConsent
 
@@ -86,6 +86,9 @@ def agreement_save(
             agreement = Agreement.objects.create(created_by=actor, **fields)
             action = Action.CREATE
         else:
+            if (agreement.school_id, agreement.hospital_id) != (school.pk, hospital.pk):
+                raise InvalidInput(fields={"hospital": [_("An agreement's school and hospital do not change; record a "
+                                                          "new agreement instead.")]})
             for name, value in fields.items():
                 setattr(agreement, name, value)
             agreement.save()
@@ -109,7 +112,10 @@ def sharing_consent_record(
     *, actor: Any, student: Student, hospital: Hospital, party: str, method: str, given_at: dt.datetime, note: str = "",
 ) -> SharingConsent:
     """Record a consent to share the student's referral packet with one hospital, given separately
-    (PIPL art. 29): the guardian's for a student under 14 (art. 31)."""
+    (PIPL art. 29): the guardian's for a student under 14 (art. 31). Staff who cover the student
+    record it; for anyone else the student is NotFound."""
+    if not Student.objects.visible_to(actor).filter(pk=student.pk).exists() or not principal_of(actor).covers_students:
+        raise NotFound(_("Not found."))
     problems: dict[str, list[Any]] = {}
     if party not in SharingConsent.Party.values:
         problems["party"] = [_("Say who consented.")]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -17,11 +18,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from screening.cases.models import Case, CaseEvent
-from screening.core.access import principal_of
+from screening.core.access import principal_of, students_rule
 from screening.core.audit import Action, audit_record
 from screening.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from screening.directory.models import Hospital
+from screening.directory.models import Hospital, Student
 from screening.referrals import states
+from screening.referrals.delivery import outbox_enqueue
 from screening.referrals.models import Referral, ReferralEvent, SharingConsent
 from screening.referrals.services.agreements import agreement_for
 
@@ -34,11 +36,16 @@ def live_referral(student_id: int) -> Referral | None:
     return Referral.objects.filter(student_id=student_id).exclude(state__in=states.ENDED).first()
 
 
-def _side(actor: Any, referral: Referral) -> str:
+def _side(actor: Any, referral: Referral) -> str | None:
+    """The side the actor acts for on this referral: the hospital's liaisons for the hospital; staff
+    who cover the student (head of centre or counsellor) for the school; nobody else (a platform
+    admin reads, and is audited, but takes no step)."""
     principal = principal_of(actor)
     if referral.hospital_id in principal.hospital_ids:
         return states.HOSPITAL
-    return states.SCHOOL  # visible and not the hospital's: staff who cover the student
+    if Student.objects.filter(pk=referral.student_id).filter(students_rule(replace(principal, student_id=None))).exists():
+        return states.SCHOOL
+    return None
 
 
 def _locked(actor: Any, referral: Referral | int) -> Referral:
@@ -74,12 +81,15 @@ Fields = Callable[[Referral, dt.datetime], dict[str, Any]]
 def _move(actor: Any, referral: Referral | int, to: str, *, note: str = "", fields: Fields | None = None,
           check: Callable[[Referral], None] | None = None) -> Referral:
     """Lock, check the side and the state (and ``check``), set ``fields(locked, now)``, record the
-    event on both timelines and in the audit log."""
+    event on both timelines and in the audit log; queue the push to the hospital's system for a
+    school-side move of a sent referral (``delivery.outbox_enqueue``)."""
     with transaction.atomic():
         locked = _locked(actor, referral)
         side = _side(actor, locked)
-        if not any(side in sides for (_frm, dest), sides in states.MOVES.items() if dest == to):
+        if side is None or not any(side in sides for (_frm, dest), sides in states.MOVES.items() if dest == to):
             raise NotAllowed(_("This step is not yours to take."))
+        if side == states.HOSPITAL and locked.state == S.SENT and to in (S.ACCEPTED, S.DECLINED):
+            _acknowledged(locked, actor)  # deciding acknowledges first, in the same transaction
         if not states.allowed(locked.state, to, side):
             raise Conflict(_("This referral is %(state)s; that step is not possible now.") % {
                 "state": locked.get_state_display()}, code="referral_state")
@@ -93,7 +103,18 @@ def _move(actor: Any, referral: Referral | int, to: str, *, note: str = "", fiel
         locked.save()
         _event(locked, before, side, actor, now, note,
                **{k: str(v) for k, v in changes.items() if k in ("decline_reason", "recommendation")})
+        if side == states.SCHOOL and locked.sent_at is not None:
+            # The hospital's system hears of the sending and of every later change the school
+            # makes (a draft cancelled before sending was never theirs): same transaction.
+            outbox_enqueue(locked)
     return locked
+
+
+def _acknowledged(locked: Referral, actor: Any) -> None:
+    now = timezone.now()
+    locked.state, locked.acknowledged_at = S.ACKNOWLEDGED, now
+    locked.save(update_fields=["state", "acknowledged_at"])
+    _event(locked, S.SENT, states.HOSPITAL, actor, now)
 
 
 # --- the school side ------------------------------------------------------------------------------
@@ -136,7 +157,9 @@ def referral_create(
                     reason=reason, created_by=actor, created_at=timezone.now(),
                 )
         except IntegrityError as e:  # a concurrent referral of the same student won
-            raise Conflict(_("This student already has a live referral; continue that one."), code="live_referral") from e
+            won = live_referral(locked.student_id)
+            raise Conflict(_("This student already has a live referral; continue that one."), code="live_referral",
+                           fields={"referral": [won.pk]} if won else None) from e
         _event(referral, "", states.SCHOOL, actor, referral.created_at, basis=basis)
     return referral
 
@@ -160,9 +183,10 @@ def referral_send(*, actor: Any, referral: Referral | int) -> Referral:
     expired agreement sends nothing. On the emergency basis the heads of centre are told at once
     and a notice to the guardian is due."""
     def valid(locked: Referral) -> None:
-        if locked.agreement.valid_until < timezone.localdate():
-            raise Conflict(_("The agreement with this hospital has expired; it accepts no new referrals."),
-                           code="agreement_expired")
+        today, agreement = timezone.localdate(), locked.agreement
+        if not agreement.valid_from <= today <= agreement.valid_until or locked.tier not in agreement.tiers:
+            raise Conflict(_("The agreement with this hospital is not valid today for this tier; it accepts no new "
+                             "referrals."), code="agreement_expired")
 
     def timers(locked: Referral, now: dt.datetime) -> dict[str, Any]:
         limits = _limits(locked)
@@ -200,7 +224,6 @@ def referral_acknowledge(*, actor: Any, referral: Referral | int, note: str = ""
 
 def referral_accept(*, actor: Any, referral: Referral | int, note: str = "") -> Referral:
     """The hospital takes the referral on (acknowledging it first if it had not)."""
-    _acknowledge_first(actor, referral)
     return _move(actor, referral, S.ACCEPTED, note=note, fields=lambda _r, now: {"decided_at": now})
 
 
@@ -212,17 +235,9 @@ def referral_decline(*, actor: Any, referral: Referral | int, reason: str, text:
     problems |= _text(text, "text", required=reason == Referral.DeclineReason.OTHER)
     if problems:
         raise InvalidInput(fields=problems)
-    _acknowledge_first(actor, referral)
     return _move(actor, referral, S.DECLINED, note=text,
                  fields=lambda _r, now: {"decided_at": now, "decline_reason": reason, "decline_text": text,
                                          "closed_at": now})
-
-
-def _acknowledge_first(actor: Any, referral: Referral | int) -> None:
-    pk = referral.pk if isinstance(referral, Referral) else referral
-    current = Referral.objects.visible_to(actor).filter(pk=pk).values_list("state", flat=True).first()
-    if current == S.SENT:
-        referral_acknowledge(actor=actor, referral=pk)
 
 
 def referral_schedule(*, actor: Any, referral: Referral | int, at: dt.datetime, place: str, bring: str = "") -> Referral:
@@ -245,9 +260,11 @@ def referral_attendance(*, actor: Any, referral: Referral | int, attended: bool,
                         advice: str = "") -> Referral:
     """Whether the student came; if so the feedback: seen, a recommendation, advice to the school.
     The feedback returns to the case (an event on its timeline)."""
-    if not attended:
-        return _move(actor, referral, S.NO_SHOW, note=advice, fields=lambda _r, _now: {"seen": False, "advice": advice})
     problems = _text(advice, "advice")
+    if not attended:
+        if problems:
+            raise InvalidInput(fields=problems)
+        return _move(actor, referral, S.NO_SHOW, fields=lambda _r, _now: {"seen": False, "advice": advice})
     if recommendation not in Referral.Recommendation.values:
         problems["recommendation"] = [_("Choose the recommendation.")]
     if problems:
