@@ -2,6 +2,10 @@
 
 - Each school has a crisis-intervention agreement with its partner hospital; the university's ends
   in three weeks, so its pages warn ahead of time.
+- The junior school's agreement names the demo hospital receiver (``manage.py
+  demo_hospital_receiver``, started by ``./dev demo``) as Kangning's endpoint: every school-side
+  change of a sent referral reaches it as a signed FHIR Bundle, written to
+  ``var/demo-hospital-inbox/``.
 - The junior school's first orange case (need confirmed at interview) was referred to Kangning
   hospital with the guardian's consent; the hospital accepted it and scheduled an appointment. The
   liaison (kn_liaison) can record attendance and feedback; the counsellor sees it come back.
@@ -18,6 +22,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from screening.cases.models import Case
+from screening.demo.hospital import demo_endpoint, demo_secret
 from screening.directory.models import Hospital, School
 from screening.referrals.models import Agreement, Referral
 from screening.referrals.services import agreements, referrals
@@ -38,12 +43,16 @@ def seed() -> dict[str, int]:
     admin = users.get(username="admin")
     for school_code, hospital_code, days, contact in PLANS:
         school, hospital = School.objects.get(code=school_code), Hospital.objects.get(code=hospital_code)
-        if not Agreement.objects.filter(school=school, hospital=hospital).exists():
+        existing = Agreement.objects.filter(school=school, hospital=hospital).first()
+        # Kangning's system (the demo receiver, started by ./dev demo) takes the junior school's pushes.
+        endpoint = demo_endpoint() if school_code == "JC-DHJH" else ""
+        if existing is None or existing.endpoint_url != endpoint:
             agreements.agreement_save(
                 actor=admin, school=school, hospital=hospital, valid_from=today - dt.timedelta(days=60),
                 valid_until=today + dt.timedelta(days=days), tiers=list(LIMITS), limits=LIMITS,
                 crisis_contact_name=contact, crisis_contact_email=f"crisis@{hospital_code.lower()}.example.org",
-                crisis_line=hospital.crisis_line or "027-8800-0000")
+                crisis_line=hospital.crisis_line or "027-8800-0000", endpoint_url=endpoint,
+                endpoint_secret=demo_secret() if endpoint else "", agreement=existing)
     _referral(users.get(username="dh_counsellor"), users.get(username="kn_liaison"))
     return {"agreements": Agreement.objects.count(), "referrals": Referral.objects.count()}
 
