@@ -118,6 +118,10 @@ def test_the_emergency_basis_needs_a_justification_and_tells_the_head(cast, oran
         sent = referrals.referral_send(actor=cast.alice, referral=referral)
     assert sent.guardian_notice_due is True
     assert [m.to for m in mail.outbox] == [["diana@example.org"]] and cast.hamlet.name not in mail.outbox[0].body
+    work.contact_record(actor=cast.alice, case=orange_case, at=timezone.now(), method="phone", kind="guardian",
+                        participants=["guardian"], note="已电话告知监护人紧急转介情况")
+    sent.refresh_from_db()
+    assert sent.guardian_notice_due is False  # the guardian has been told
 
 
 # --- one live referral --------------------------------------------------------------------------------

@@ -195,7 +195,7 @@ def agreement_data(cast: Cast, **overrides: Any) -> dict[str, Any]:
 def test_a_head_records_an_agreement_and_is_warned_before_it_ends(client: Client, cast: Cast) -> None:
     sign_in(client, cast.diana)
     response = client.post(reverse("web:agreement-new"), agreement_data(cast, red_decide_hours=""))
-    assert response.status_code == 400 and "For each tier covered" in response.content.decode()
+    assert response.status_code == 400 and "red: give whole hours to acknowledge" in response.content.decode()
     secret = "s" * 40
     response = client.post(reverse("web:agreement-new"), agreement_data(
         cast, endpoint_url="https://anding.example.org/fhir", endpoint_secret=secret))

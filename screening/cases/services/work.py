@@ -123,7 +123,8 @@ def contact_record(
 ) -> Contact:
     """Record a contact on an open case. A contact that reached the student (any outcome but
     "could not reach") meets every first-contact limit of the flags before it and moves an open case
-    to "in contact". Naming a planned follow-up (``follow_up``) marks it done. The same
+    to "in contact". Naming a planned follow-up (``follow_up``) marks it done. Guardian
+    communication after an emergency referral was sent gives the guardian the notice it owed. The same
     ``request_key`` with the same contact returns the one recorded; with a different one, Conflict."""
     with transaction.atomic():
         locked = _locked(actor, case)
@@ -150,6 +151,8 @@ def contact_record(
                    due=planned.due_on.isoformat(), on_time=timezone.localtime(at).date() <= planned.due_on)
         if contact.counts_as_contact:
             _met(locked, at)
+        if kind == Contact.Kind.GUARDIAN:  # the notice an emergency referral owes the guardian is given
+            Referral.objects.filter(case=locked, guardian_notice_due=True, sent_at__lte=at).update(guardian_notice_due=False)
         kind_event = CaseEvent.Kind.GUARDIAN if kind == Contact.Kind.GUARDIAN else CaseEvent.Kind.CONTACT
         _event(locked, kind_event, actor, now, contact=contact.pk, method=method, outcome=outcome or "")
         _audit(actor, Action.CREATE, contact, locked, kind=kind, outcome=outcome or "")

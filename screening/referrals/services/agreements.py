@@ -26,15 +26,18 @@ MAX_HOURS = 24 * 14
 
 
 def _check_limits(tiers: Sequence[str], limits: dict[str, Any]) -> dict[str, list[Any]]:
-    problems: dict[str, list[Any]] = {}
+    """One message per tier whose hours are missing or out of order, naming the tier."""
+    from screening.campaigns.models import Submission
+
+    messages: list[Any] = []
     for tier in tiers:
         entry = limits.get(tier) if isinstance(limits, dict) else None
         ack = entry.get("acknowledge_hours") if isinstance(entry, dict) else None
         decide = entry.get("decide_hours") if isinstance(entry, dict) else None
         if not all(type(v) is int and 1 <= v <= MAX_HOURS for v in (ack, decide)) or ack > decide:  # type: ignore[operator]
-            problems["limits"] = [_("For each tier covered, give whole hours to acknowledge and to decide (1 to %(max)d; "
-                                    "deciding no sooner than acknowledging).") % {"max": MAX_HOURS}]
-    return problems
+            messages.append(_("%(tier)s: give whole hours to acknowledge and to decide (1 to %(max)d; deciding no sooner "
+                              "than acknowledging).") % {"tier": Submission.Tier(tier).label, "max": MAX_HOURS})
+    return {"limits": messages} if messages else {}
 
 
 def _check(school: School, valid_from: dt.date, valid_until: dt.date, tiers: Sequence[str], limits: dict[str, Any],
