@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.core.cache import cache
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -54,7 +53,6 @@ ERRORS = {
 PAGE_ERRORS = {**{k: ERRORS[k] for k in (400, 401, 403)},
                404: OpenApiResponse(ErrorSerializer, description="No such page.")}
 EXPIRES_SOON_DAYS = 30
-REPLAY_SECONDS = 24 * 3600
 MAX_ID = 2**63 - 1
 HOSPITAL_TOKEN = ("A hospital system may call this with a liaison's API token (Authorization: Token <key>); "
                   "it acts as that liaison, for that liaison's hospital.")
@@ -420,9 +418,6 @@ class ReferralViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModel
             data = dict(parsed.validated_data)
         return self._detail(service(actor=request.user, referral=referral.pk, **data))
 
-    def _replay_key(self, key: str) -> str:
-        return f"referral-create:{self.request.user.pk}:{key}"
-
     @extend_schema(request=ReferralWriteSerializer, parameters=[IDEMPOTENCY_KEY],
                    responses={201: ReferralDetailSerializer, 200: ReferralDetailSerializer,
                               **errors(400, 401, 403, 404, 409)},
@@ -434,15 +429,11 @@ class ReferralViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModel
         body = ReferralWriteSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         key = _request_key(request)
-        earlier = cache.get(self._replay_key(key)) if key else None
-        found = self.get_queryset().filter(pk=earlier).first() if earlier else None
-        if found is not None:
-            return _recorded(ReferralDetailSerializer(found, context=self.get_serializer_context()).data, True)
-        referral = referrals.referral_create(actor=request.user, **body.validated_data)
-        if key:
-            cache.set(self._replay_key(key), referral.pk, REPLAY_SECONDS)
+        case = body.validated_data["case"]
+        replay = bool(key) and Referral.objects.filter(case=case, request_key=key).exists()
+        referral = referrals.referral_create(actor=request.user, request_key=key or "", **body.validated_data)
         return _recorded(ReferralDetailSerializer(self.get_queryset().get(pk=referral.pk),
-                                                  context=self.get_serializer_context()).data, False)
+                                                  context=self.get_serializer_context()).data, replay)
 
     @extend_schema(request=None, responses={200: ReferralDetailSerializer, **errors(401, 403, 404, 409)},
                    description="The school sends the draft: the hospital's time limits start. Refused once the "

@@ -163,6 +163,7 @@ class Referral(models.Model):
     feedback_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     guardian_notice_due = models.BooleanField(default=False)  # emergency basis: tell the guardian afterwards
+    request_key = models.CharField(max_length=100, blank=True)  # a retried create returns the first
 
     objects = ScopedManager()
 
@@ -171,6 +172,8 @@ class Referral(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["student"], name="one_live_referral_per_student",
                                     condition=~Q(state__in=["declined", "closed", "cancelled"])),
+            models.UniqueConstraint(fields=["case", "request_key"], condition=~Q(request_key=""),
+                                    name="referral_request_once"),
             models.CheckConstraint(
                 name="referral_has_a_basis",
                 condition=(Q(basis="consent") & Q(consent__isnull=False)) | (Q(basis="emergency") & ~Q(emergency_justification=""))),

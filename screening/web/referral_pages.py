@@ -142,7 +142,8 @@ def case_refer(request: HttpRequest, pk: int) -> HttpResponse:
         d = form.cleaned_data
         made.append(referral_services.referral_create(
             actor=request.user, case=case, hospital=d["hospital"], reason=d["reason"], basis=d["basis"],
-            consent=d.get("consent"), emergency_justification=d.get("emergency_justification") or ""))
+            consent=d.get("consent"), emergency_justification=d.get("emergency_justification") or "",
+            request_key=d.get("request_key") or ""))
 
     refused = _attempt(form, create)
     if refused:

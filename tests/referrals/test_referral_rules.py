@@ -278,3 +278,14 @@ def test_deciding_on_a_sent_referral_acknowledges_it_in_the_same_step(cast, oran
         referrals.referral_decline(actor=cast.lily, referral=referral, reason="nonsense")
     referral.refresh_from_db()
     assert referral.state == "sent" and referral.acknowledged_at is None  # a refused decision changes nothing
+
+
+def test_the_same_request_key_returns_the_referral_it_made_and_another_request_under_it_conflicts(cast, orange_case):
+    consent = guardian_consent(cast, cast.hamlet)
+    args = dict(actor=cast.alice, case=orange_case, hospital=cast.kangning, reason="需专科评估", basis="consent",
+                consent=consent, request_key="form-1")
+    first = referrals.referral_create(**args)
+    assert referrals.referral_create(**args).pk == first.pk
+    with pytest.raises(Conflict) as refused:
+        referrals.referral_create(**(args | {"reason": "另一个理由"}))
+    assert refused.value.code == "idempotency_key_reused"

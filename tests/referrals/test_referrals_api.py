@@ -270,6 +270,7 @@ def test_a_doubled_create_with_the_same_key_records_once(cast, api, orange_case)
     assert again.json()["id"] == first.json()["id"] and again.headers["Idempotent-Replayed"] == "true"
     assert create(cast, api, orange_case, headers={"Idempotency-Key": "another"}).status_code == 409
     assert Referral.objects.count() == 1
+    assert Referral.objects.get().request_key == "referral-attempt-1"  # kept in the database, not a process's memory
 
 
 def test_bad_input_gets_field_messages(cast, api, orange_case):

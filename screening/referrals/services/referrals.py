@@ -122,17 +122,23 @@ def _acknowledged(locked: Referral, actor: Any) -> None:
 
 def referral_create(
     *, actor: Any, case: Case | int, hospital: Hospital, reason: str, basis: str,
-    consent: SharingConsent | None = None, emergency_justification: str = "",
+    consent: SharingConsent | None = None, emergency_justification: str = "", request_key: str = "",
 ) -> Referral:
     """A draft referral of the case's student to a hospital, under the school's valid agreement that
     covers the case's tier. The legal basis is a separate consent to share with that hospital, or
     the emergency basis with a written justification. A student has one live referral at most:
-    a second attempt is a Conflict that names the live one."""
+    a second attempt is a Conflict that names the live one. The same ``request_key`` again returns
+    the referral it made (a different request under it is a Conflict)."""
     with transaction.atomic():
         pk = case.pk if isinstance(case, Case) else case
         locked = Case.objects.visible_to(actor).select_for_update().select_related("student").filter(pk=pk).first()
         if locked is None:
             raise NotFound(_("Not found."))
+        if request_key and (done := Referral.objects.filter(case=locked, request_key=request_key).first()):
+            if (done.hospital_id, done.basis, done.reason) != (hospital.pk, basis, reason):
+                raise Conflict(_("This Idempotency-Key was already used with a different request."),
+                               code="idempotency_key_reused")
+            return done  # the same request again: the referral it made
         if locked.status == Case.Status.CLOSED:
             raise Conflict(_("This case is closed."), code="case_closed")
         live = live_referral(locked.student_id)
@@ -154,7 +160,7 @@ def referral_create(
                     agreement=agreement, tier=locked.tier, basis=basis,
                     consent=consent if basis == Referral.Basis.CONSENT else None,
                     emergency_justification=emergency_justification if basis == Referral.Basis.EMERGENCY else "",
-                    reason=reason, created_by=actor, created_at=timezone.now(),
+                    reason=reason, created_by=actor, created_at=timezone.now(), request_key=request_key,
                 )
         except IntegrityError as e:  # a concurrent referral of the same student won
             won = live_referral(locked.student_id)
