@@ -42,7 +42,7 @@ def env(tmp_path):
     env = {**os.environ, "XINQIAO_ENV": "development", "XINQIAO_DATA_DIR": str(tmp_path),
            "DATABASE_URL": f"sqlite:///{tmp_path}/celery.sqlite3", "CELERY_BROKER_URL": BROKER,
            "CELERY_RESULT_BACKEND": BROKER}
-    subprocess.run([sys.executable, "-c", "import redis; redis.Redis.from_url(%r).flushdb()" % BROKER], env=env,
+    subprocess.run([sys.executable, "-c", f"import redis; redis.Redis.from_url({BROKER!r}).flushdb()"], env=env,
                    check=True, timeout=30)
     subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v0"], env=env, cwd=ROOT,
                    check=True, timeout=300)
