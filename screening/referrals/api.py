@@ -34,7 +34,7 @@ from screening.core.audit import Action
 from screening.core.errors import InvalidInput
 from screening.core.permissions import ActsForHospital, ActsForSchool, ActsOnReferrals, IsStaff, SchoolAdminWrites
 from screening.directory.models import Hospital, School, Student
-from screening.referrals import selectors, states
+from screening.referrals import delivery, selectors, states
 from screening.referrals.models import PACKET_FIELDS, Agreement, Referral, ReferralEvent, SharingConsent
 from screening.referrals.services import agreements, referrals
 from screening.referrals.services.agreements import MAX_HOURS, TIERS
@@ -488,6 +488,15 @@ class ReferralViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModel
     @action(detail=True, methods=["post"], permission_classes=[IsStaff, ActsOnReferrals], **STEP)
     def close(self, request: Request, pk: str | None = None) -> Response:
         return self._step(request, referrals.referral_close, NoteSerializer)
+
+    @extend_schema(request=None, responses={200: ReferralDetailSerializer, **errors(401, 403, 404)},
+                   description="Send again the pushes to the hospital's system that delivery gave up on after 72 "
+                   "hours (school side), with the same idempotency keys, in order.")
+    @action(detail=True, methods=["post"], permission_classes=[IsStaff, ActsForSchool], **STEP)
+    def resend(self, request: Request, pk: str | None = None) -> Response:
+        referral = self.get_object()
+        delivery.outbox_resend(actor=request.user, referral=referral)
+        return self._detail(referral)
 
     @extend_schema(responses={200: ReferralEventSerializer(many=True), **errors(401, 403, 404)},
                    description="The shared timeline, oldest first: both sides read the same steps.")

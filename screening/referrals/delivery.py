@@ -91,6 +91,38 @@ def outbox_enqueue(referral: Referral) -> OutboxMessage | None:
     return message
 
 
+def outbox_resend(*, actor: Any, referral: Referral) -> int:
+    """Try again the pushes of a referral that delivery gave up on (the hospital has fixed its
+    system): their 72 hours start afresh, in order, with the same idempotency keys. School staff who
+    cover the student only (the caller has the referral through the access policy); returns how
+    many were put back."""
+    from screening.core.access import principal_of
+    from screening.core.errors import NotAllowed
+
+    if referral.hospital_id in principal_of(actor).hospital_ids or not principal_of(actor).covers_students:
+        raise NotAllowed(_("Only the school's staff can send a referral to the hospital's system again."))
+    now = timezone.now()
+    with transaction.atomic():
+        count = OutboxMessage.objects.filter(referral=referral, delivered_at__isnull=True, gave_up_at__isnull=False).update(
+            gave_up_at=None, alerted_at=None, attempts=0, first_attempt_at=None, next_attempt_at=now, last_error="",
+            locked_until=None, lock_token="")
+        if count:
+            ReferralEvent.objects.create(referral=referral, from_state=referral.state, to_state=referral.state,
+                                         side=ReferralEvent.Side.SCHOOL, actor=actor, at=now,
+                                         detail={"delivery": "resent", "messages": count})
+            audit_record(actor=actor, action=Action.UPDATE, object_type="referrals.Referral", object_id=referral.pk,
+                         student_public_id=referral.student.public_id, school_id=referral.school_id,
+                         detail={"delivery": "resent", "messages": count})
+            referral_id = referral.pk
+            transaction.on_commit(lambda: _kick(referral_id), robust=True)
+    return count
+
+
+def given_up(referral: Referral) -> int:
+    """How many of the referral's pushes delivery gave up on (the page offers to send them again)."""
+    return OutboxMessage.objects.filter(referral=referral, delivered_at__isnull=True, gave_up_at__isnull=False).count()
+
+
 def _kick(referral_id: int) -> None:
     from screening.referrals.tasks import deliver_referral_messages
 

@@ -34,7 +34,7 @@ from screening.core.access import principal_of
 from screening.core.audit import Action, audit_record, audit_students
 from screening.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from screening.directory.models import Hospital, School, Student
-from screening.referrals import inbox, selectors, states
+from screening.referrals import delivery, inbox, selectors, states
 from screening.referrals.models import Referral
 from screening.referrals.services import agreements as agreement_services
 from screening.referrals.services import referrals as referral_services
@@ -248,6 +248,7 @@ def _render_referral(request: HttpRequest, referral: Referral, *, status: int = 
                    for e in selectors.referral_events(user=request.user, referral=referral)],
         "steps": steps, "due": due, "overdue": due is not None and due <= now,
         "tier_label": TIER_LABELS.get(referral.tier, referral.tier),
+        "given_up": delivery.given_up(referral) if side == states.SCHOOL else 0,
     }
     return render(request, "web/referrals/detail.html", context, status=status)
 
@@ -286,6 +287,19 @@ def referral_step(request: HttpRequest, pk: int, step: str) -> HttpResponse:
         return _render_referral(request, referral, status=refused, bound={step: form})
     referral.refresh_from_db()
     messages.success(request, _("The referral is now: %(state)s.") % {"state": referral.get_state_display()})
+    return redirect("web:referral", pk=referral.pk)
+
+
+@require_POST
+@login_required
+def referral_resend(request: HttpRequest, pk: int) -> HttpResponse:
+    """Send again the pushes to the hospital's system that delivery gave up on."""
+    referral = _referral(request, pk)
+    try:
+        count = delivery.outbox_resend(actor=request.user, referral=referral)
+    except NotAllowed:
+        return forbidden(request)
+    messages.success(request, _("%(n)d message(s) will be sent to the hospital's system again.") % {"n": count})
     return redirect("web:referral", pk=referral.pk)
 
 

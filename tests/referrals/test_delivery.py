@@ -15,6 +15,7 @@ from django.core import mail
 from django.utils import timezone
 from fhir.resources.R4B.bundle import Bundle
 
+from screening.core.errors import NotAllowed
 from screening.referrals import delivery
 from screening.referrals.fhir import PUBLIC_ID_SYSTEM, referral_bundle
 from screening.referrals.models import OutboxMessage, Referral, ReferralEvent
@@ -254,6 +255,43 @@ def test_after_72_hours_of_failure_the_head_is_told_once(cast, hospital, time_ma
     assert ReferralEvent.objects.filter(referral=referral, detail__delivery="gave_up").count() == 1
     time_machine.shift(dt.timedelta(hours=1))
     assert delivery.deliver_due()["alerted"] == 0 and len(mail.outbox) == 1  # told once
+
+
+def test_what_delivery_gave_up_on_can_be_sent_again_by_the_school(cast, hospital, time_machine):
+    time_machine.move_to(timezone.now(), tick=False)
+    pushing(cast, hospital)
+    hospital.stop()
+    referral = sent_referral(cast, cast.hamlet)
+    for _hour in range(76):
+        delivery.deliver_due()
+        time_machine.shift(dt.timedelta(hours=1))
+    assert delivery.given_up(referral) == 1
+    with pytest.raises(NotAllowed):
+        delivery.outbox_resend(actor=cast.lily, referral=referral)  # the hospital's side may not
+    hospital.start()  # the hospital's system works again
+    assert delivery.outbox_resend(actor=cast.alice, referral=referral) == 1
+    delivery.deliver_due()
+    message = OutboxMessage.objects.get()
+    assert message.delivered_at is not None and delivery.given_up(referral) == 0
+    assert hospital.inbox.keys == {message.idempotency_key}  # the same key: kept once
+    assert ReferralEvent.objects.filter(referral=referral, detail__delivery="resent").count() == 1
+
+
+def test_the_page_and_the_api_offer_to_send_again(cast, hospital, api, client, time_machine):
+    from django.urls import reverse
+
+    time_machine.move_to(timezone.now(), tick=False)
+    pushing(cast, hospital)
+    hospital.stop()
+    referral = sent_referral(cast, cast.hamlet)
+    OutboxMessage.objects.update(gave_up_at=timezone.now(), alerted_at=timezone.now())
+    assert delivery.given_up(referral) == 1, list(OutboxMessage.objects.values("delivered_at", "gave_up_at"))
+    client.force_login(cast.alice)
+    assert "Send to the hospital's system again" in client.get(reverse("web:referral", args=[referral.pk]),
+                                                                    HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert api.as_(cast.lily).post(f"/api/v1/referrals/{referral.pk}/resend/").status_code == 403
+    assert api.as_(cast.alice).post(f"/api/v1/referrals/{referral.pk}/resend/").status_code == 200
+    assert delivery.given_up(referral) == 0
 
 
 # --- the receiver example -----------------------------------------------------------------------------
