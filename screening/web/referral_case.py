@@ -26,7 +26,10 @@ def feedback_note(referral: Referral | None) -> str:
     """Next to the follow-up plan once the hospital's recommendation is in."""
     if referral is None or not referral.recommendation:
         return ""
-    return _("The hospital recommends: %(recommendation)s; plan follow-ups.") % {
+    if referral.recommendation == Referral.Recommendation.INPATIENT:
+        return _("The hospital recommends: %(recommendation)s; plan follow-ups when the student returns.") % {
+            "recommendation": referral.get_recommendation_display()}
+    return _("The hospital recommends: %(recommendation)s; the dates below follow it.") % {
         "recommendation": referral.get_recommendation_display()}
 
 

@@ -289,3 +289,18 @@ def test_the_same_request_key_returns_the_referral_it_made_and_another_request_u
     with pytest.raises(Conflict) as refused:
         referrals.referral_create(**(args | {"reason": "另一个理由"}))
     assert refused.value.code == "idempotency_key_reused"
+
+
+@pytest.mark.parametrize(("recommendation", "days"), [
+    ("return_with_follow_up", [7, 14, 21, 28]),  # the case's tier (orange)
+    ("outpatient", [7, 14, 21, 28]),
+    ("no_treatment", [14, 28, 42]),  # the lighter yellow rhythm
+    ("inpatient", []),  # planned again on the student's return
+])
+def test_the_follow_up_plan_is_suggested_again_from_the_hospitals_recommendation(cast, orange_case, recommendation, days):
+    referral = referrals.referral_send(actor=cast.alice, referral=draft(cast, orange_case))
+    referrals.referral_accept(actor=cast.lily, referral=referral)
+    referrals.referral_schedule(actor=cast.lily, referral=referral, at=timezone.now() + dt.timedelta(days=1), place="门诊")
+    referrals.referral_attendance(actor=cast.lily, referral=referral, attended=True, recommendation=recommendation)
+    start = timezone.localdate()
+    assert [(d - start).days for d in work.follow_up_suggest(case=orange_case)] == days

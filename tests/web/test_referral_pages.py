@@ -164,7 +164,7 @@ def test_the_hospital_accepts_schedules_and_records_attendance(client: Client, c
     # Back at the school: the feedback on the case, next to the plan form, and on the student's file.
     sign_in(client, cast.alice)
     case_page = html_of(client.get(reverse("web:case", args=[orange_case.pk])))
-    assert "The hospital recommends: return to school with follow-up; plan follow-ups." in case_page
+    assert "The hospital recommends: return to school with follow-up; the dates below follow it." in case_page
     assert "建议学校每周随访" in case_page
     file_page = html_of(client.get(reverse("web:student", args=[cast.hamlet.public_id])))
     assert "return to school with follow-up" in file_page and "建议学校每周随访" in file_page

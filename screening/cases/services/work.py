@@ -196,10 +196,31 @@ def _met(case: Case, at: dt.datetime) -> None:
 # --- follow-up plans -------------------------------------------------------------------------------
 
 
+# After a hospital's feedback, the rhythm its recommendation calls for: the case's tier's, the
+# lighter yellow rhythm when no treatment is needed, and none while the student is an inpatient
+# (the counsellor plans again on their return).
+AFTER_RECOMMENDATION: dict[str, str | None] = {
+    Referral.Recommendation.OUTPATIENT: "tier",
+    Referral.Recommendation.RETURN_WITH_FOLLOW_UP: "tier",
+    Referral.Recommendation.NO_TREATMENT: Tier.YELLOW.value,
+    Referral.Recommendation.INPATIENT: None,
+}
+
+
 def follow_up_suggest(*, case: Case, start: dt.date | None = None) -> list[dt.date]:
-    """The follow-up days the school's policy gives the case's tier, counted from ``start`` (today)."""
+    """The follow-up days the school's policy gives the case's tier, counted from ``start`` (today);
+    once a hospital has given feedback on the case, the rhythm its recommendation calls for
+    (``AFTER_RECOMMENDATION``)."""
     start = start or timezone.localdate()
-    days = school_policy(case.school).settings(Tier(case.tier)).follow_up_days
+    tier = Tier(case.tier)
+    feedback = (Referral.objects.filter(case=case, feedback_at__isnull=False).exclude(recommendation="")
+                .order_by("-feedback_at").values_list("recommendation", flat=True).first())
+    if feedback is not None:
+        rhythm = AFTER_RECOMMENDATION.get(feedback, "tier")
+        if rhythm is None:
+            return []
+        tier = tier if rhythm == "tier" else Tier(rhythm)
+    days = school_policy(case.school).settings(tier).follow_up_days
     return [start + dt.timedelta(days=d) for d in days]
 
 
