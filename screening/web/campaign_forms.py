@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django import forms
 from django.db.models import QuerySet
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 import scoring
 from screening.campaigns.models import Campaign
 from screening.campaigns.services.consent import PAPER_DECISIONS
+from screening.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from screening.directory.models import School, SchoolClass
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -60,6 +62,29 @@ def add_service_errors(form: forms.Form, fields: Mapping[str, list[Any]]) -> Non
     for name, messages in fields.items():
         for message in messages:
             form.add_error(name if name in form.fields else None, str(message))
+
+
+def attempt(form: forms.Form, action: Callable[[], Any]) -> int | None:
+    """Run a service for a valid form: None when it accepted, else the status of the refusal with
+    its messages on the form (400 input, 403 not this user's step, 409 state). Out of scope is 404."""
+    if not form.is_valid():
+        return 400
+    try:
+        action()
+    except NotFound as exc:
+        raise Http404 from exc
+    except InvalidInput as exc:
+        add_service_errors(form, exc.fields)
+        if not exc.fields:
+            form.add_error(None, str(exc.message))
+        return 400
+    except NotAllowed as exc:
+        form.add_error(None, str(exc.message))
+        return 403
+    except Conflict as exc:
+        form.add_error(None, str(exc.message))
+        return 409
+    return None
 
 
 class ClassChoiceField(forms.ModelMultipleChoiceField):

@@ -17,7 +17,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -30,11 +30,10 @@ from screening.cases import selectors
 from screening.cases.models import Case, CaseEvent, CaseFlag, Contact, FollowUp
 from screening.cases.services import work
 from screening.core.audit import Action, audit_students
-from screening.core.errors import Conflict, InvalidInput, NotFound
 from screening.directory.selectors import class_list
 from screening.referrals.models import Referral
 from screening.web.alert_pages import alert_row, rule_texts
-from screening.web.campaign_forms import add_service_errors, content_language
+from screening.web.campaign_forms import attempt, content_language
 from screening.web.campaign_pages import staff_required
 from screening.web.case_forms import CloseForm, ContactForm, MoveForm, PlanForm, QueueFilterForm
 from screening.web.referral_case import case_referral_context
@@ -238,33 +237,13 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_case(request, _case(request, pk))
 
 
-def _attempt(form: forms.Form, action: Callable[[], Any]) -> int | None:
-    """Run the service for a valid form: None when it accepted, else the status of the refusal
-    with its messages put on the form."""
-    if not form.is_valid():
-        return 400
-    try:
-        action()
-    except NotFound as exc:
-        raise Http404 from exc
-    except InvalidInput as exc:
-        add_service_errors(form, exc.fields)
-        if not exc.fields:
-            form.add_error(None, str(exc.message))
-        return 400
-    except Conflict as exc:
-        form.add_error(None, str(exc.message))
-        return 409
-    return None
-
-
 @require_POST
 @staff_required
 def case_contact(request: HttpRequest, pk: int) -> HttpResponse:
     """Record a contact. Sent twice with the same request key, it is recorded once."""
     case = _case(request, pk)
     form = ContactForm(request.POST, pending=_pending(request, case))
-    refused = _attempt(form, lambda: work.contact_record(actor=request.user, case=case, **form.service_arguments()))
+    refused = attempt(form, lambda: work.contact_record(actor=request.user, case=case, **form.service_arguments()))
     if refused:
         return _render_case(request, case, status=refused, contact_form=form)
     kind = form.cleaned_data["kind"]
@@ -279,7 +258,7 @@ def case_plan(request: HttpRequest, pk: int) -> HttpResponse:
     """Save a follow-up plan: the suggested days as the user left them."""
     case = _case(request, pk)
     form = PlanForm(request.POST)
-    refused = _attempt(form, lambda: work.follow_up_plan_create(
+    refused = attempt(form, lambda: work.follow_up_plan_create(
         actor=request.user, case=case, dates=form.dates(), request_key=form.cleaned_data["request_key"]))
     if refused:
         return _render_case(request, case, status=refused, plan_form=form)
@@ -293,7 +272,7 @@ def case_move(request: HttpRequest, pk: int) -> HttpResponse:
     """Move the case between in contact and monitoring."""
     case = _case(request, pk)
     form = MoveForm(request.POST)
-    refused = _attempt(form, lambda: work.case_move(actor=request.user, case=case, status=form.cleaned_data["status"]))
+    refused = attempt(form, lambda: work.case_move(actor=request.user, case=case, status=form.cleaned_data["status"]))
     if refused:
         if not form.non_field_errors():
             form.add_error(None, _("Choose in contact or monitoring."))
@@ -308,7 +287,7 @@ def case_close(request: HttpRequest, pk: int) -> HttpResponse:
     """Close the case with a reason (refused while a red alert on it is unacknowledged)."""
     case = _case(request, pk)
     form = CloseForm(request.POST)
-    refused = _attempt(form, lambda: work.case_close(
+    refused = attempt(form, lambda: work.case_close(
         actor=request.user, case=case, reason=form.cleaned_data["reason"], note=form.cleaned_data["note"]))
     if refused:
         return _render_case(request, case, status=refused, close_form=form)

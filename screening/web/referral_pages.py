@@ -32,14 +32,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from screening.core.access import principal_of
 from screening.core.audit import Action, audit_record, audit_students
-from screening.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from screening.core.errors import NotAllowed
 from screening.directory.models import Hospital, School, Student
 from screening.referrals import delivery, inbox, selectors, states
 from screening.referrals.models import Referral
 from screening.referrals.services import agreements as agreement_services
 from screening.referrals.services import referrals as referral_services
 from screening.web.alert_pages import rule_texts
-from screening.web.campaign_forms import add_service_errors, content_language, instrument_label
+from screening.web.campaign_forms import attempt, content_language, instrument_label
 from screening.web.campaign_pages import staff_required
 from screening.web.case_pages import _case, _render_case
 from screening.web.referral_forms import (
@@ -76,29 +76,6 @@ def _first_time(request: HttpRequest, form: forms.Form) -> bool:
     return True
 
 
-def _attempt(form: forms.Form, action: Callable[[], Any]) -> int | None:
-    """Run the service for a valid form: None when it accepted, else the status of the refusal with
-    its messages on the form."""
-    if not form.is_valid():
-        return 400
-    try:
-        action()
-    except NotFound as exc:
-        raise Http404 from exc
-    except InvalidInput as exc:
-        add_service_errors(form, exc.fields)
-        if not exc.fields:
-            form.add_error(None, str(exc.message))
-        return 400
-    except NotAllowed as exc:
-        form.add_error(None, str(exc.message))
-        return 403
-    except Conflict as exc:
-        form.add_error(None, str(exc.message))
-        return 409
-    return None
-
-
 # --- the school's side: on the case ----------------------------------------------------------------
 
 
@@ -115,7 +92,7 @@ def case_consent(request: HttpRequest, pk: int) -> HttpResponse:
     form = SharingConsentForm(request.POST, hospitals=_case_hospitals(request, case))
     if form.is_valid() and not _first_time(request, form):
         return redirect(reverse("web:case", args=[case.pk]) + "#refer")
-    refused = _attempt(form, lambda: agreement_services.sharing_consent_record(
+    refused = attempt(form, lambda: agreement_services.sharing_consent_record(
         actor=request.user, student=case.student, hospital=form.cleaned_data["hospital"],
         party=form.cleaned_data["party"], method=form.cleaned_data["method"], given_at=form.cleaned_data["given_at"],
         note=form.cleaned_data.get("note") or ""))
@@ -145,7 +122,7 @@ def case_refer(request: HttpRequest, pk: int) -> HttpResponse:
             consent=d.get("consent"), emergency_justification=d.get("emergency_justification") or "",
             request_key=d.get("request_key") or ""))
 
-    refused = _attempt(form, create)
+    refused = attempt(form, create)
     if refused:
         return _render_case(request, case, status=refused, referral_form=form)
     messages.success(request, _("The referral was drafted. Check it, then send it to the hospital."))
@@ -281,7 +258,7 @@ def referral_step(request: HttpRequest, pk: int, step: str) -> HttpResponse:
     form = spec.form(request.POST, **_form_kwargs(step))
     if form.is_valid() and not _first_time(request, form):
         return redirect("web:referral", pk=referral.pk)
-    refused = _attempt(form, lambda: spec.call(request.user, referral, form.cleaned_data))
+    refused = attempt(form, lambda: spec.call(request.user, referral, form.cleaned_data))
     if refused:
         referral.refresh_from_db()
         return _render_referral(request, referral, status=refused, bound={step: form})
@@ -352,7 +329,7 @@ def _agreement_save(request: HttpRequest, agreement: Any = None) -> HttpResponse
     form = _agreement_form(request, agreement)
     status = 200
     if request.method == "POST":
-        refused = _attempt(form, lambda: agreement_services.agreement_save(actor=request.user,
+        refused = attempt(form, lambda: agreement_services.agreement_save(actor=request.user,
                                                                            **form.service_arguments()))
         if not refused:
             messages.success(request, _("The agreement was saved."))

@@ -27,38 +27,11 @@ from tests.conftest import STAFF_PASSWORD, Cast
 # live server are still synchronous, so Django's async-safety check is turned off here only.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 PHONE = {"width": 360, "height": 740}
 TIMEOUT_MS = 20_000
 NOTE = "谈到考试压力和失眠，同意每周见面"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        reason = f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("XINQIAO_REQUIRE_BROWSER") == "1":
-            pytest.fail(reason + " and XINQIAO_REQUIRE_BROWSER=1")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-            # Inside sync_playwright the test runs in another context, where Django opens its own
-            # database connection; close it here, or PostgreSQL refuses to drop the test database.
-            from django.db import connections
-
-            connections.close_all()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 from django.utils import timezone
 
 from screening.referrals.models import Referral
-from tests.browser.test_counsellor_workspace import assert_fits, browser, expect, phone  # noqa: F401 (fixtures)
+from tests.browser.test_counsellor_workspace import assert_fits, expect, phone  # noqa: F401 (a fixture)
 from tests.cases.case_helpers import case_of, flag
 from tests.conftest import STAFF_PASSWORD, Cast
 from tests.referrals.test_referral_rules import agreement

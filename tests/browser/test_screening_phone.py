@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 import scoring
@@ -31,11 +30,6 @@ from tests.conftest import ACCESS_CODE, Cast
 # live server are still synchronous, so Django's async-safety check is turned off here only.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 PHONE = {"width": 360, "height": 740}
 TIMEOUT_MS = 20_000
 CAMPAIGN = "秋季心理筛查"
@@ -79,26 +73,6 @@ LANGUAGES: dict[str, dict[str, str]] = {
 
 
 # --- the browser ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        reason = f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("XINQIAO_REQUIRE_BROWSER") == "1":
-            pytest.fail(reason + " and XINQIAO_REQUIRE_BROWSER=1")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-            # Inside sync_playwright the test runs in another context, where Django opens its own
-            # database connection; close it here, or PostgreSQL refuses to drop the test database.
-            connections.close_all()
 
 
 class Phones:
