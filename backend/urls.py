@@ -10,6 +10,7 @@ from screening.cases import api_measures as cases_measures_api
 from screening.core import api as core_api
 from screening.directory import api as directory_api
 from screening.referrals import api as referrals_api
+from screening.referrals import api_agreements
 from screening.riskmodels import api as riskmodels_api
 
 router = DefaultRouter()
@@ -30,8 +31,8 @@ router.register("escalations", cases_api.EscalationViewSet, basename="escalation
 router.register("kpis", cases_measures_api.KpiViewSet, basename="kpi")
 router.register("risk-models", riskmodels_api.RiskModelViewSet, basename="risk-model")
 router.register("risk-scores", riskmodels_api.RiskScoreViewSet, basename="risk-score")
-router.register("agreements", referrals_api.AgreementViewSet, basename="agreement")
-router.register("sharing-consents", referrals_api.SharingConsentViewSet, basename="sharing-consent")
+router.register("agreements", api_agreements.AgreementViewSet, basename="agreement")
+router.register("sharing-consents", api_agreements.SharingConsentViewSet, basename="sharing-consent")
 router.register("referrals", referrals_api.ReferralViewSet, basename="referral")
 
 # A card's pictures are files (no trailing slash), served by the scoped viewset like its other reads.

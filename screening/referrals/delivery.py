@@ -53,6 +53,7 @@ from django.utils.translation import override
 
 from screening.cases.services.escalation import school_heads
 from screening.core.audit import Action, audit_record
+from screening.referrals import states
 from screening.referrals.fhir import referral_bundle
 from screening.referrals.models import OutboxMessage, Referral, ReferralEvent
 
@@ -96,10 +97,10 @@ def outbox_resend(*, actor: Any, referral: Referral) -> int:
     system): their 72 hours start afresh, in order, with the same idempotency keys. School staff who
     cover the student only (the caller has the referral through the access policy); returns how
     many were put back."""
-    from screening.core.access import principal_of
     from screening.core.errors import NotAllowed
+    from screening.referrals.selectors import acting_side
 
-    if referral.hospital_id in principal_of(actor).hospital_ids or not principal_of(actor).covers_students:
+    if acting_side(user=actor, referral=referral) != states.SCHOOL:
         raise NotAllowed(_("Only the school's staff can send a referral to the hospital's system again."))
     now = timezone.now()
     with transaction.atomic():

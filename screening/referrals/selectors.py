@@ -8,6 +8,7 @@ already see, never from a table of its own.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from django.db.models import QuerySet
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from screening.campaigns.models import Submission
 from screening.cases.models import Case
-from screening.core.access import principal_of
+from screening.core.access import principal_of, students_rule
 from screening.directory.models import Student
 from screening.referrals import states
 from screening.referrals.models import Agreement, Referral, ReferralEvent, SharingConsent
@@ -51,6 +52,19 @@ def referral_side(*, user: Any, referral: Referral) -> str:
     """The side ``user`` reads and acts on ``referral`` from: a liaison of its hospital reads as the
     hospital (the packet only); anyone else who can see it reads as the school."""
     return states.HOSPITAL if referral.hospital_id in principal_of(user).hospital_ids else states.SCHOOL
+
+
+def acting_side(*, user: Any, referral: Referral) -> str | None:
+    """The side ``user`` may act for on ``referral`` (the one rule, used by the services, the pages
+    and the API): the hospital's liaisons for the hospital; staff who cover the student (head of
+    centre or counsellor) for the school; nobody else (a platform admin reads, audited, but takes
+    no step)."""
+    principal = principal_of(user)
+    if referral.hospital_id in principal.hospital_ids:
+        return states.HOSPITAL
+    if Student.objects.filter(pk=referral.student_id).filter(students_rule(replace(principal, student_id=None))).exists():
+        return states.SCHOOL
+    return None
 
 
 def _flagging_submission(referral: Referral) -> Submission | None:

@@ -211,11 +211,12 @@ def _packet_rows(packet: dict[str, Any], referral: Referral) -> dict[str, Any]:
 def _render_referral(request: HttpRequest, referral: Referral, *, status: int = 200,
                      bound: dict[str, forms.Form] | None = None) -> HttpResponse:
     side = selectors.referral_side(user=request.user, referral=referral)
+    acting = selectors.acting_side(user=request.user, referral=referral)
     _audit_read(request, referral, side)
     bound = bound or {}
     steps = [{"name": name, "label": STEPS[name].label,
               "form": bound.get(name) or STEPS[name].form(**_form_kwargs(name))}
-             for name in steps_for(referral.state, side)]
+             for name in (steps_for(referral.state, acting) if acting else [])]
     now = timezone.now()
     due = inbox.referral_due(referral)
     context = {
@@ -225,7 +226,7 @@ def _render_referral(request: HttpRequest, referral: Referral, *, status: int = 
                    for e in selectors.referral_events(user=request.user, referral=referral)],
         "steps": steps, "due": due, "overdue": due is not None and due <= now,
         "tier_label": TIER_LABELS.get(referral.tier, referral.tier),
-        "given_up": delivery.given_up(referral) if side == states.SCHOOL else 0,
+        "given_up": delivery.given_up(referral) if acting == states.SCHOOL else 0,
     }
     return render(request, "web/referrals/detail.html", context, status=status)
 

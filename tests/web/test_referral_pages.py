@@ -180,6 +180,19 @@ def test_a_step_not_the_users_side_is_refused_on_the_page(client: Client, cast: 
     assert referral.state == "sent"
 
 
+def test_the_platform_admin_reads_the_referral_but_is_offered_no_step(client: Client, cast: Cast,
+                                                                      orange_case: Any) -> None:
+    """Only the two sides act; the operator's page shows the timeline without a single step form."""
+    referral = sent(cast, orange_case)
+    sign_in(client, cast.root)
+    page = client.get(reverse("web:referral", args=[referral.pk]))
+    assert page.status_code == 200
+    assert reverse("web:referral-step", args=[referral.pk, "cancel"]) not in page.content.decode()
+    sign_in(client, cast.alice)
+    page = client.get(reverse("web:referral", args=[referral.pk]))
+    assert reverse("web:referral-step", args=[referral.pk, "cancel"]) in page.content.decode()
+
+
 # --- agreements -------------------------------------------------------------------------------------
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -18,11 +17,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from screening.cases.models import Case, CaseEvent
-from screening.core.access import principal_of, students_rule
 from screening.core.audit import Action, audit_record
 from screening.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from screening.directory.models import Hospital, Student
-from screening.referrals import states
+from screening.directory.models import Hospital
+from screening.referrals import selectors, states
 from screening.referrals.delivery import outbox_enqueue
 from screening.referrals.models import Referral, ReferralEvent, SharingConsent
 from screening.referrals.services.agreements import agreement_for
@@ -37,15 +35,7 @@ def live_referral(student_id: int) -> Referral | None:
 
 
 def _side(actor: Any, referral: Referral) -> str | None:
-    """The side the actor acts for on this referral: the hospital's liaisons for the hospital; staff
-    who cover the student (head of centre or counsellor) for the school; nobody else (a platform
-    admin reads, and is audited, but takes no step)."""
-    principal = principal_of(actor)
-    if referral.hospital_id in principal.hospital_ids:
-        return states.HOSPITAL
-    if Student.objects.filter(pk=referral.student_id).filter(students_rule(replace(principal, student_id=None))).exists():
-        return states.SCHOOL
-    return None
+    return selectors.acting_side(user=actor, referral=referral)
 
 
 def _locked(actor: Any, referral: Referral | int) -> Referral:
