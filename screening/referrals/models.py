@@ -163,6 +163,7 @@ class Referral(models.Model):
     feedback_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     guardian_notice_due = models.BooleanField(default=False)  # emergency basis: tell the guardian afterwards
+    guardian_notice_reminded_at = models.DateTimeField(null=True, blank=True)
     request_key = models.CharField(max_length=100, blank=True)  # a retried create returns the first
 
     objects = ScopedManager()

@@ -124,6 +124,48 @@ def test_the_emergency_basis_needs_a_justification_and_tells_the_head(cast, oran
     assert sent.guardian_notice_due is False  # the guardian has been told
 
 
+def test_a_guardian_still_not_told_a_day_after_an_emergency_referral_is_a_reminder(
+        cast, orange_case, django_capture_on_commit_callbacks):
+    import time_machine
+
+    from screening.referrals.timers import referral_timers_run
+
+    for user in (cast.diana, cast.alice):
+        user.email = f"{user.username}@example.org"
+        user.save(update_fields=["email"])
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        referral = referrals.referral_send(actor=cast.alice, referral=draft(
+            cast, orange_case, basis="emergency", consent=None, emergency_justification="今晚有自伤计划，监护人联系不上"))
+    mail.outbox.clear()
+    with time_machine.travel(start + dt.timedelta(hours=23, minutes=59), tick=False):
+        assert referral_timers_run()["guardian_notice"] == 0
+    with time_machine.travel(start + dt.timedelta(hours=24), tick=False), \
+            django_capture_on_commit_callbacks(execute=True):
+        assert referral_timers_run()["guardian_notice"] == 1
+        assert referral_timers_run()["guardian_notice"] == 0  # once
+    reminders = [m for m in mail.outbox if "guardian" in m.subject]
+    assert sorted(m.to[0] for m in reminders) == ["alice@example.org", "diana@example.org"]
+    assert cast.hamlet.name not in reminders[0].body
+    assert ReferralEvent.objects.filter(referral=referral, detail__escalated="guardian_notice").count() == 1
+
+
+def test_a_guardian_told_in_time_means_no_reminder(cast, orange_case):
+    import time_machine
+
+    from screening.referrals.timers import referral_timers_run
+
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        referrals.referral_send(actor=cast.alice, referral=draft(
+            cast, orange_case, basis="emergency", consent=None, emergency_justification="今晚有自伤计划，监护人联系不上"))
+    with time_machine.travel(start + dt.timedelta(hours=3), tick=False):
+        work.contact_record(actor=cast.alice, case=orange_case, at=timezone.now(), method="phone", kind="guardian",
+                            participants=["guardian"], note="已电话告知监护人")
+    with time_machine.travel(start + dt.timedelta(hours=25), tick=False):
+        assert referral_timers_run()["guardian_notice"] == 0
+
+
 # --- one live referral --------------------------------------------------------------------------------
 
 
@@ -234,20 +276,20 @@ def test_a_referral_the_hospital_leaves_escalates_on_both_sides(cast, orange_cas
         referral = referrals.referral_send(actor=cast.alice, referral=draft(cast, orange_case))
     mail.outbox.clear()
     with time_machine.travel(start + dt.timedelta(hours=23, minutes=59), tick=False):
-        assert referral_timers_run() == {"acknowledge": 0, "decide": 0}
+        assert referral_timers_run() == {"acknowledge": 0, "decide": 0, "guardian_notice": 0}
     with time_machine.travel(start + dt.timedelta(hours=24), tick=False), \
             django_capture_on_commit_callbacks(execute=True):
-        assert referral_timers_run() == {"acknowledge": 1, "decide": 0}
-        assert referral_timers_run() == {"acknowledge": 0, "decide": 0}  # once
+        assert referral_timers_run() == {"acknowledge": 1, "decide": 0, "guardian_notice": 0}
+        assert referral_timers_run() == {"acknowledge": 0, "decide": 0, "guardian_notice": 0}  # once
     assert sorted(m.to[0] for m in mail.outbox) == ["crisis@kangning.example.org", "diana@example.org", "lily@example.org"]
     assert cast.hamlet.name not in mail.outbox[0].body
     with time_machine.travel(start + dt.timedelta(hours=30), tick=False):
         referrals.referral_acknowledge(actor=cast.lily, referral=referral)
     with time_machine.travel(start + dt.timedelta(hours=72), tick=False):
-        assert referral_timers_run() == {"acknowledge": 0, "decide": 1}
+        assert referral_timers_run() == {"acknowledge": 0, "decide": 1, "guardian_notice": 0}
     with time_machine.travel(start + dt.timedelta(hours=80), tick=False):
         referrals.referral_accept(actor=cast.lily, referral=referral)
-        assert referral_timers_run() == {"acknowledge": 0, "decide": 0}
+        assert referral_timers_run() == {"acknowledge": 0, "decide": 0, "guardian_notice": 0}
     escalated = ReferralEvent.objects.filter(referral=referral, side="system").values_list("detail", flat=True)
     assert [d["escalated"] for d in escalated] == ["acknowledge", "decide"]
 
