@@ -76,7 +76,7 @@ def test_a_real_worker_runs_the_timers_and_the_delivery_through_redis(env):
         assert set(results) == set(settings.CELERY_BEAT_SCHEDULE)
         assert results["escalations"] == {"alerts_to_school": 0, "alerts_to_hospital": 0, "first_contact_overdue": 0,
                                           "follow_ups_missed": 0}
-        assert results["referral-limits"] == {"acknowledge": 0, "decide": 0}
+        assert results["referral-limits"] == {"acknowledge": 0, "decide": 0, "guardian_notice": 0}
     finally:
         worker.terminate()
         try:
