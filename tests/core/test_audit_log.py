@@ -115,3 +115,17 @@ def test_csv_export_holds_the_schools_entries_and_is_itself_logged(cast, api):
     assert (logged.actor_username, logged.object_type, logged.school_id) == ("diana", "audit_log", cast.dongshan.pk)
     assert logged.detail["rows"] == 2
     assert logged.detail["filters"] == {"action": "list"}
+
+
+def test_a_large_read_writes_one_entry_per_student_across_batches(cast):
+    """An export of more students than one batch holds: every student has exactly one entry."""
+    from types import SimpleNamespace
+
+    from screening.core.audit import AUDIT_BATCH, audit_students
+
+    students = [SimpleNamespace(pk=i, public_id=f"P{i:06d}", school_id=cast.dongshan.pk) for i in range(2 * AUDIT_BATCH + 7)]
+    before = AuditEvent.objects.count()
+    assert audit_students(actor=cast.alice, action="export", students=iter(students)) == len(students)
+    written = AuditEvent.objects.order_by("id")[before:]
+    assert [e.student_public_id for e in written] == [s.public_id for s in students]
+    assert {(e.actor_username, e.action, e.school_id) for e in written} == {("alice", "export", cast.dongshan.pk)}
