@@ -39,8 +39,8 @@ class CampaignSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         model = Campaign
         fields = [
             "id", "school", "name", "instruments", "profiles", "stepped", "target_classes", "target_grades",
-            "opens_at", "closes_at", "consent_mode", "students_see_results", "status", "launched_at", "closed_at",
-            "assignments",
+            "opens_at", "closes_at", "consent_mode", "students_see_results", "asks_research_use", "status",
+            "launched_at", "closed_at", "assignments",
         ]
 
     def get_assignments(self, obj: Campaign) -> dict[str, int]:
@@ -60,6 +60,10 @@ class CampaignWriteSerializer(serializers.Serializer):  # type: ignore[type-arg]
     consent_mode = serializers.ChoiceField(choices=Campaign.ConsentMode.choices, required=False)
     students_see_results = serializers.BooleanField(required=False)
     stepped = serializers.BooleanField(required=False)
+    asks_research_use = serializers.BooleanField(
+        required=False, help_text="Ask guardians and students, separately and optionally, for consent to use the "
+        "answers without names for research (never a condition of taking part).",
+    )
 
 
 class CountSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -168,12 +172,15 @@ class AssignmentSerializer(serializers.ModelSerializer):  # type: ignore[type-ar
 class ConsentRecordSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = ConsentRecord
-        fields = ["id", "party", "decision", "method", "text_version", "text_sha256", "language", "recorded_by", "at"]
+        fields = ["id", "party", "purpose", "decision", "method", "text_version", "text_sha256", "language",
+                  "recorded_by", "at"]
 
 
 class PaperConsentSerializer(serializers.Serializer):  # type: ignore[type-arg]
     decision = serializers.ChoiceField(choices=[(d.value, d.label) for d in consent.PAPER_DECISIONS])
     note = serializers.CharField(max_length=2000, help_text="Where the signed form is kept, or how it was given.")
+    purpose = serializers.ChoiceField(choices=ConsentRecord.Purpose.choices, required=False,
+                                      help_text="screening (default), or the separate consent to research use.")
 
 
 @extend_schema_view(
@@ -199,7 +206,8 @@ class AssignmentViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMod
 
     @extend_schema(request=PaperConsentSerializer,
                    responses={201: ConsentRecordSerializer, **{k: ERRORS[k] for k in (400, 401, 403, 404, 409)}},
-                   description="Record a guardian's paper consent form (or a refusal or withdrawal on paper).")
+                   description="Record a guardian's paper consent form (or a refusal or withdrawal on paper), for "
+                   "the screening or, with purpose=research, for the separate research use.")
     @action(detail=True, methods=["post"], url_path="paper-consent")
     def paper_consent(self, request: Request, pk: str | None = None) -> Response:
         assignment = self.get_object()

@@ -26,7 +26,7 @@ from backend.api import ErrorSerializer, ScopedViewSet
 from screening.campaigns import questionnaire as qn
 from screening.campaigns import rules, selectors
 from screening.campaigns.feedback import student_feedback
-from screening.campaigns.models import Assignment
+from screening.campaigns.models import Assignment, ConsentRecord
 from screening.campaigns.services import answering, consent
 from screening.core.audit import audit_refused
 from screening.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
@@ -60,11 +60,17 @@ class MyAssignmentSerializer(serializers.ModelSerializer):  # type: ignore[type-
     blocker = serializers.SerializerMethodField(help_text="Why you cannot answer now (null when you can).")
     needs_own_consent = serializers.SerializerMethodField()
     results_available = serializers.SerializerMethodField()
+    asks_research_use = serializers.BooleanField(source="campaign.asks_research_use")
+    research_consent = serializers.SerializerMethodField(
+        help_text="Your latest answer to the separate, optional research question (granted / refused / "
+        "withdrawn), or null when not answered or not asked.",
+    )
 
     class Meta:
         model = Assignment
         fields = ["id", "campaign_name", "opens_at", "closes_at", "status", "guardian", "student_consent",
-                  "blocker", "needs_own_consent", "results_available", "draft_saved_at", "submitted_at"]
+                  "blocker", "needs_own_consent", "results_available", "asks_research_use", "research_consent",
+                  "draft_saved_at", "submitted_at"]
 
     def get_blocker(self, obj: Assignment) -> str | None:
         blocker = rules.answer_blocker(obj)
@@ -76,17 +82,36 @@ class MyAssignmentSerializer(serializers.ModelSerializer):  # type: ignore[type-
     def get_results_available(self, obj: Assignment) -> bool:
         return obj.status == Assignment.Status.SUBMITTED and bool(obj.campaign.students_see_results)
 
+    def get_research_consent(self, obj: Assignment) -> str | None:
+        if not obj.campaign.asks_research_use:
+            return None
+        return consent.research_decision(obj, ConsentRecord.Party.STUDENT)
+
+
+class ResearchTextSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    version = serializers.CharField()
+    sha256 = serializers.CharField(help_text="Send it back as research_sha256 with a yes to research use.")
+    html = serializers.CharField()
+
 
 class ConsentTextSerializer(serializers.Serializer):  # type: ignore[type-arg]
     version = serializers.CharField()
     language = serializers.CharField()
     sha256 = serializers.CharField(help_text="Send it back with your answer: it records which text you read.")
     html = serializers.CharField()
+    research = ResearchTextSerializer(allow_null=True, required=False,
+                                      help_text="The separate, optional research question, where the campaign asks it.")
 
 
 class ConsentAnswerSerializer(serializers.Serializer):  # type: ignore[type-arg]
     agree = serializers.BooleanField()
     text_sha256 = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    research = serializers.BooleanField(
+        required=False, allow_null=True,
+        help_text="Your answer to the separate research question (leave out when it was not shown). With agree "
+        "true it may be sent again later, also after submitting: false then withdraws an earlier yes.",
+    )
+    research_sha256 = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
 
 class AnswersSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -152,22 +177,35 @@ class MyAssignmentViewSet(ScopedViewSet, mixins.ListModelMixin, mixins.RetrieveM
     @extend_schema(methods=["post"], parameters=[LANG], request=ConsentAnswerSerializer,
                    responses={200: MyAssignmentSerializer, **_errors(400, 401, 403, 404, 409)},
                    description="Agree (or decline) to take part. Send the sha256 of the text you showed. "
-                   "Declining after agreeing withdraws consent.")
+                   "Declining after agreeing withdraws consent. Where the campaign asks it, answer the separate, "
+                   "optional research question in `research` (its own text and sha256 come with the GET).")
     @action(detail=True, methods=["get", "post"], filter_backends=[], pagination_class=None)
     def consent(self, request: Request, pk: str | None = None) -> Response:
         assignment = self.get_object()
         lang = _lang(request)
         if request.method == "GET":
             text = consent.consent_text(party="student", assignment=assignment, language=lang)
-            return Response({"version": text.version, "language": lang, "sha256": text.sha256, "html": text.html})
+            research = None
+            if assignment.campaign.asks_research_use:
+                asked = consent.research_text(party="student", assignment=assignment, language=lang)
+                research = {"version": asked.version, "sha256": asked.sha256, "html": asked.html}
+            return Response({"version": text.version, "language": lang, "sha256": text.sha256, "html": text.html,
+                             "research": research})
         body = ConsentAnswerSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        agree = body.validated_data["agree"]
-        if not agree and assignment.student_consent == Assignment.StudentConsent.GRANTED:
+        agree, research = body.validated_data["agree"], body.validated_data.get("research")
+        research_sha256 = body.validated_data.get("research_sha256", "")
+        granted = assignment.student_consent == Assignment.StudentConsent.GRANTED
+        if not agree and granted:
             updated = consent.student_consent_withdraw(actor=request.user, assignment=assignment, language=lang)
+        elif agree and granted and research is not None and assignment.campaign.asks_research_use:
+            # Only the research answer changes, which stays possible after submitting.
+            updated = consent.student_research_consent(actor=request.user, assignment=assignment, agree=research,
+                                                       language=lang, text_sha256=research_sha256)
         else:
             updated = consent.student_consent_give(actor=request.user, assignment=assignment, language=lang, agree=agree,
-                                                   text_sha256=body.validated_data.get("text_sha256", ""))
+                                                   text_sha256=body.validated_data.get("text_sha256", ""),
+                                                   research=research, research_sha256=research_sha256)
         return Response(MyAssignmentSerializer(updated).data)
 
     @extend_schema(parameters=[LANG], responses={200: QuestionnaireSerializer, **_errors(401, 403, 404, 409)},

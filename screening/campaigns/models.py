@@ -49,6 +49,12 @@ class Campaign(models.Model):
         _("consent for ages 14-17"), max_length=20, choices=ConsentMode.choices, default=ConsentMode.GUARDIAN_CONSENT
     )
     students_see_results = models.BooleanField(_("students see their own results"), default=False)
+    # A separate, optional consent (PIPL art. 14: a separate purpose needs its own consent); never a
+    # condition of being screened. Who must agree is in rules.research_use_covered.
+    asks_research_use = models.BooleanField(
+        _("asks for consent to research use"), default=False,
+        help_text=_("Ask separately for consent to use the answers, without names, for research."),
+    )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -125,8 +131,17 @@ class Assignment(models.Model):
 
 class ConsentRecord(models.Model):
     """One consent event, append-only: who (party and, for paper, the staff member who recorded
-    it), when, how, what (granted / refused / withdrawn / notified) and which text was shown
-    (``text_version`` and the SHA-256 of the exact text in ``language``)."""
+    it), when, how, what (granted / refused / withdrawn / notified), for which purpose, and which
+    text was shown (``text_version`` and the SHA-256 of the exact text in ``language``).
+
+    ``purpose`` keeps the two consents apart: *screening* (what the assignment's ``guardian`` and
+    ``student_consent`` mirror) and the separate, optional *research* use of the answers without
+    names, which never touches the mirror and never decides whether a student may be screened.
+    """
+
+    class Purpose(models.TextChoices):
+        SCREENING = "screening", _("screening")
+        RESEARCH = "research", _("research use without names")
 
     class Party(models.TextChoices):
         GUARDIAN = "guardian", _("guardian")
@@ -146,6 +161,7 @@ class ConsentRecord(models.Model):
 
     assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="consents")
     party = models.CharField(_("party"), max_length=10, choices=Party.choices)
+    purpose = models.CharField(_("purpose"), max_length=10, choices=Purpose.choices, default=Purpose.SCREENING)
     decision = models.CharField(_("decision"), max_length=10, choices=Decision.choices)
     method = models.CharField(_("how"), max_length=8, choices=Method.choices)
     text_version = models.CharField(_("text version"), max_length=40)
@@ -165,7 +181,7 @@ class ConsentRecord(models.Model):
         verbose_name_plural = _("consent records")
 
     def __str__(self) -> str:
-        return f"{self.assignment_id}:{self.party}:{self.decision}"
+        return f"{self.assignment_id}:{self.purpose}:{self.party}:{self.decision}"
 
 
 class GuardianInvitation(models.Model):

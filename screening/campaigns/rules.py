@@ -4,6 +4,9 @@ Under 14 a guardian must consent (PIPL art. 31). From 14 the student consents th
 14–17 the campaign's ``consent_mode`` decides whether a guardian must also consent or is only told
 (and may still refuse). From 18 no guardian is involved. Every student agrees on a first page
 before any question is shown; nobody without consent is ever screened.
+
+Research use of the answers (without names) is a separate, optional consent that never decides
+whether a student may be screened: :func:`research_use_covered` is its one rule.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from screening.campaigns.models import Assignment, Campaign
+from screening.campaigns.models import Assignment, Campaign, ConsentRecord
 
 GUARDIAN_CONSENT_BELOW = 14  # PIPL art. 31
 ADULT_FROM = 18
@@ -101,3 +105,56 @@ def may_give_own_consent(assignment: Assignment, now: dt.datetime | None = None)
     """The student's first page is open once the window is and the guardian's part is settled."""
     now = now or timezone.now()
     return window_blocker(assignment, now) or guardian_blocker(assignment, timezone.localdate(now))
+
+
+# --- research use (issue #8) ------------------------------------------------------------------
+
+
+def born_on_or_before(day: dt.date, years: int) -> dt.date:
+    """The latest birth date of someone who is ``years`` old or more on ``day`` (as
+    ``Student.age_on`` counts: a birthday on 29 February is reached on 1 March in other years)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February, and the year ``years`` back has none
+        return dt.date(day.year - years, 2, 28)
+
+
+def _latest_research_decision(party: str) -> Subquery:
+    records = ConsentRecord.objects.filter(
+        assignment=OuterRef("pk"), purpose=ConsentRecord.Purpose.RESEARCH, party=party,
+    ).order_by("-at", "-id")
+    return Subquery(records.values("decision")[:1])
+
+
+def research_use_covered(campaign: Campaign, assignments: QuerySet[Assignment] | None = None) -> QuerySet[Assignment]:
+    """The assignments of ``campaign`` (among ``assignments``, e.g. those a user may see) whose
+    consent covers research use of the answers without names. The one rule:
+
+    - the campaign asked for it (``asks_research_use``);
+    - the screening consent still stands: the student's own is granted and no guardian refused or
+      withdrew it (a withdrawal stops all further processing, research included);
+    - the student's latest research-purpose record is *granted*: every student says yes
+      themself, as for the screening (rules above);
+    - for a student under 18 on the campaign's opening day, the guardian's latest
+      research-purpose record is *granted* too. Stricter than the screening's 14-17 rule
+      (``consent_mode``) on purpose: research is not for the child's own care, and research on a
+      minor needs the guardian's consent as well as the minor's own agreement.
+
+    "Latest" is the newest record of that party for that purpose, so a later refusal or
+    withdrawal undoes an earlier yes, and a yes after a withdrawal counts again.
+    """
+    qs = (assignments if assignments is not None else Assignment.objects.all()).filter(campaign=campaign)
+    if not campaign.asks_research_use:
+        return qs.none()
+    granted, party = ConsentRecord.Decision.GRANTED, ConsentRecord.Party
+    g = Assignment.Guardian
+    adult_born_by = born_on_or_before(timezone.localdate(campaign.opens_at), ADULT_FROM)
+    return (
+        qs.filter(student_consent=Assignment.StudentConsent.GRANTED)
+        .exclude(guardian__in=[g.REFUSED, g.WITHDRAWN])
+        .annotate(research_student=_latest_research_decision(party.STUDENT),
+                  research_guardian=_latest_research_decision(party.GUARDIAN))
+        .filter(research_student=granted)
+        .filter(Q(student__birth_date__lte=adult_born_by) | Q(research_guardian=granted))
+    )
+

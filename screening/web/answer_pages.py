@@ -5,6 +5,10 @@ once and shows a question that has just come to apply (ASQ item 5); without it, 
 page and shows the page again when such a question appeared. Only the signed-in student's own
 assignments are found (``my_assignments``); any other id is a 404. The draft lives on the
 assignment, so a student resumes on another device with every answer in place.
+
+Where the campaign asks it, the first page also carries the separate, optional question about
+research use without names (an unticked checkbox beside "I agree"); afterwards, and after
+submitting, a small form of its own lets the student say yes later or withdraw a yes.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from screening.campaigns import rules
 from screening.campaigns.feedback import student_feedback
-from screening.campaigns.models import Assignment, Submission
+from screening.campaigns.models import Assignment, ConsentRecord, Submission
 from screening.campaigns.questionnaire import instrument_page, questionnaire, unanswered
 from screening.campaigns.selectors import my_assignments
 from screening.campaigns.services import answering
@@ -33,7 +37,14 @@ from screening.campaigns.services.answering import (
     assignment_draft_save,
     sitting_plan,
 )
-from screening.campaigns.services.consent import consent_text, student_consent_give, student_consent_withdraw
+from screening.campaigns.services.consent import (
+    consent_text,
+    research_decision,
+    research_text,
+    student_consent_give,
+    student_consent_withdraw,
+    student_research_consent,
+)
 from screening.core.audit import Action, audit_students
 from screening.core.errors import Conflict, DomainError, InvalidInput
 from screening.web.scoped import visible_or_404
@@ -163,6 +174,24 @@ def assignment_start(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("web:assignment-review", assignment.pk)
 
 
+def _research(assignment: Assignment, language: str) -> dict[str, Any] | None:
+    """The research question for this student: a checkbox beside "I agree" the first time
+    (``in_form``), else a form of its own once they take part; and their answer so far."""
+    if not assignment.campaign.asks_research_use:
+        return None
+    state = research_decision(assignment, ConsentRecord.Party.STUDENT)
+    taking_part = assignment.student_consent == Assignment.StudentConsent.GRANTED
+    in_form = state is None and not taking_part
+    return {"state": state, "in_form": in_form,
+            "own_form": not in_form and (taking_part or state == ConsentRecord.Decision.GRANTED),
+            "text": research_text(party="student", assignment=assignment, language=language)}
+
+
+def _posted_research(request: HttpRequest) -> bool | None:
+    """The research checkbox: ticked is a yes, unticked a no, absent (not shown) no answer."""
+    return request.POST.get("research") == "yes" if request.POST.get("research_asked") else None
+
+
 def _consent_page(request: HttpRequest, assignment: Assignment, *, error: DomainError | None = None,
                   status: int = 200) -> HttpResponse:
     language = _language(request)
@@ -170,6 +199,7 @@ def _consent_page(request: HttpRequest, assignment: Assignment, *, error: Domain
     return render(request, "web/answer/consent.html", {
         "assignment": assignment, "campaign": assignment.campaign, "text": text, "language": language,
         "state": assignment.student_consent, "error": error.message if error else None,
+        "research": _research(assignment, language),
     }, status=status)
 
 
@@ -192,7 +222,9 @@ def assignment_consent(request: HttpRequest, pk: int) -> HttpResponse:
             student_consent_withdraw(actor=request.user, assignment=assignment, language=_posted_language(request))
         elif choice in ("agree", "decline"):
             student_consent_give(actor=request.user, assignment=assignment, agree=choice == "agree",
-                                 language=_posted_language(request), text_sha256=request.POST.get("sha256", ""))
+                                 language=_posted_language(request), text_sha256=request.POST.get("sha256", ""),
+                                 research=_posted_research(request),
+                                 research_sha256=request.POST.get("research_sha256", ""))
         else:
             raise InvalidInput(_("Please choose whether you want to take part."))
     except DomainError as exc:
@@ -201,6 +233,24 @@ def assignment_consent(request: HttpRequest, pk: int) -> HttpResponse:
         return _consent_page(request, assignment, error=exc, status=exc.status)
     if choice == "agree":
         return redirect("web:assignment", assignment.pk)
+    return redirect("web:assignment-consent", assignment.pk)
+
+
+@student_login_required
+@never_cache
+@require_POST
+def assignment_research(request: HttpRequest, pk: int) -> HttpResponse:
+    """The research question on its own: a later yes, or withdrawing a yes (also after submitting).
+    Back to the page it was asked on."""
+    assignment = _mine(request, pk)
+    try:
+        student_research_consent(actor=request.user, assignment=assignment, agree=bool(_posted_research(request)),
+                                 language=_posted_language(request),
+                                 text_sha256=request.POST.get("research_sha256", ""))
+    except DomainError as exc:
+        return _problem(request, assignment, exc)
+    if assignment.status == Assignment.Status.SUBMITTED:
+        return redirect("web:assignment-done", assignment.pk)
     return redirect("web:assignment-consent", assignment.pk)
 
 
@@ -378,4 +428,5 @@ def assignment_done(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "web/answer/done.html", {
         "assignment": assignment, "campaign": campaign, "submission": submission, "feedback": feedback,
         "resources": crisis_resources(assignment.student.school) if submission.crisis else None,
+        "research": _research(assignment, _language(request)), "language": _language(request),
     })

@@ -148,6 +148,11 @@ class CampaignForm(forms.Form):
         label=_("Stepped screening"), required=False, initial=False,
         help_text=_("A PHQ-2 of 3 or more adds the PHQ-9, a GAD-2 of 3 or more adds the GAD-7, in the same sitting."),
     )
+    asks_research_use = forms.BooleanField(
+        label=_("Ask for separate consent to research use"), required=False, initial=False,
+        help_text=_("Off by default. Guardians and students are also asked, separately and optionally, whether the "
+                    "answers may be used without names for research. Saying no never stops a student taking part."),
+    )
 
     def __init__(self, *args: Any, schools: QuerySet[School], classes: QuerySet[SchoolClass], **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -221,6 +226,7 @@ class CampaignForm(forms.Form):
             "target_classes": list(d.get("target_classes") or []), "target_grades": d.get("target_grades") or [],
             "opens_at": d["opens_at"], "closes_at": d["closes_at"], "consent_mode": d["consent_mode"],
             "students_see_results": bool(d.get("students_see_results")), "stepped": bool(d.get("stepped")),
+            "asks_research_use": bool(d.get("asks_research_use")),
         }
 
 

@@ -5,6 +5,10 @@ or withdraw, in zh-Hans or en, with buttons that record the guardian's decision 
 text shown (its SHA-256 travels in the form). It names the school, the screening and the class,
 never the student and never an answer. A forged or revoked link is a 404; an expired one a 410
 that says to ask the school for a new link. No JavaScript needed.
+
+Where the campaign asks it, the page also carries the separate, optional question about research
+use without names: an unticked checkbox beside "I consent" the first time, and afterwards a small
+form of its own (also for a guardian who is only told), where a yes can be withdrawn.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from screening.campaigns.services.consent import (
     consent_text,
     guardian_decide,
     guardian_invitation_for_token,
+    guardian_research_decide,
+    research_decision,
+    research_text,
 )
 from screening.core.errors import DomainError, NotFound
 
@@ -56,16 +63,32 @@ def _choices(invitation: GuardianInvitation) -> list[dict[str, Any]]:
     ]
 
 
+def _research(invitation: GuardianInvitation, choices: list[dict[str, Any]], language: str) -> dict[str, Any] | None:
+    """The research question on this page: where it goes (``in_form``: a checkbox beside "I
+    consent", the first time; else a form of its own) and the guardian's answer so far."""
+    assignment = invitation.assignment
+    if not assignment.campaign.asks_research_use:
+        return None
+    state = research_decision(assignment, ConsentRecord.Party.GUARDIAN)
+    in_form = state is None and any(c["decision"] == Decision.GRANTED for c in choices)
+    # A yes can always be withdrawn; a new yes needs the screening not to be refused.
+    may_agree = assignment.guardian not in (Assignment.Guardian.REFUSED, Assignment.Guardian.WITHDRAWN)
+    return {"state": state, "in_form": in_form, "own_form": not in_form and (state == Decision.GRANTED or may_agree),
+            "text": research_text(party="guardian", assignment=assignment, language=language)}
+
+
 def _page(request: HttpRequest, token: str, invitation: GuardianInvitation, *, error: Any = None,
           status: int = 200) -> HttpResponse:
     assignment = invitation.assignment
     language = _language(request)
     text = consent_text(party="guardian", assignment=assignment, language=language)
+    choices = _choices(invitation)
     return render(request, "web/guardian/consent.html", {
         "token": token, "invitation": invitation, "notice": invitation.purpose == GuardianInvitation.Purpose.NOTICE,
         "campaign": assignment.campaign, "school": assignment.campaign.school,
         "class_name": assignment.student.school_class.name, "state": assignment.guardian,
-        "text": text, "language": language, "choices": _choices(invitation), "error": error,
+        "text": text, "language": language, "choices": choices, "error": error,
+        "research": _research(invitation, choices, language),
     }, status=status)
 
 
@@ -96,9 +119,17 @@ def guardian_consent(request: HttpRequest, token: str) -> HttpResponse:
     shown = request.POST.get("language", "")
     language = shown if shown in dict(settings.LANGUAGES) else _language(request)
     decision = request.POST.get("decision", "")
+    # The research checkbox: ticked is a yes, unticked a no, absent (not shown) no answer at all.
+    research = request.POST.get("research") == "yes" if request.POST.get("research_asked") else None
+    research_sha256 = request.POST.get("research_sha256", "")
     try:
-        guardian_decide(invitation=invitation, decision=decision, language=language,
-                        text_sha256=request.POST.get("sha256", ""))
+        if request.POST.get("research_only"):
+            guardian_research_decide(invitation=invitation, agree=bool(research), language=language,
+                                     text_sha256=research_sha256)
+        else:
+            guardian_decide(invitation=invitation, decision=decision, language=language,
+                            text_sha256=request.POST.get("sha256", ""), research=research,
+                            research_sha256=research_sha256)
     except DomainError as exc:
         invitation.assignment.refresh_from_db()
         return _page(request, token, invitation, error=exc.message, status=exc.status)

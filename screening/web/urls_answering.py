@@ -7,6 +7,7 @@ from screening.web import answer_pages, guardian_pages
 urlpatterns: list[URLPattern] = [
     path("me/assignments/<int:pk>/", answer_pages.assignment_start, name="assignment"),
     path("me/assignments/<int:pk>/consent/", answer_pages.assignment_consent, name="assignment-consent"),
+    path("me/assignments/<int:pk>/research/", answer_pages.assignment_research, name="assignment-research"),
     path("me/assignments/<int:pk>/q/<int:step>/", answer_pages.assignment_step, name="assignment-step"),
     path("me/assignments/<int:pk>/draft/", answer_pages.assignment_draft, name="assignment-draft"),
     path("me/assignments/<int:pk>/review/", answer_pages.assignment_review, name="assignment-review"),

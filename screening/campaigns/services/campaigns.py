@@ -62,8 +62,11 @@ def campaign_create(
     *, actor: Any, school: School, name: str, instruments: list[str], opens_at: dt.datetime, closes_at: dt.datetime,
     profiles: dict[str, str] | None = None, target_classes: Iterable[SchoolClass] = (), target_grades: Iterable[int] = (),
     consent_mode: str = Campaign.ConsentMode.GUARDIAN_CONSENT, students_see_results: bool = False, stepped: bool = False,
+    asks_research_use: bool = False,
 ) -> Campaign:
-    """A draft campaign. Nothing reaches students until it is launched."""
+    """A draft campaign. Nothing reaches students until it is launched. ``asks_research_use``
+    adds the separate, optional question about research use without names (never a condition
+    of taking part)."""
     classes, grades, profiles = list(target_classes), sorted(set(target_grades)), dict(profiles or {})
     _check(school=school, instruments=instruments, profiles=profiles, target_classes=classes, target_grades=grades,
            opens_at=opens_at, closes_at=closes_at, stepped=stepped)
@@ -71,11 +74,12 @@ def campaign_create(
         campaign = Campaign.objects.create(
             school=school, name=name, instruments=instruments, profiles=profiles, target_grades=grades,
             opens_at=opens_at, closes_at=closes_at, consent_mode=consent_mode,
-            students_see_results=students_see_results, stepped=stepped, created_by=actor,
+            students_see_results=students_see_results, stepped=stepped, asks_research_use=asks_research_use,
+            created_by=actor,
         )
         campaign.target_classes.set(classes)
         audit_record(actor=actor, action=Action.CREATE, object_type="campaigns.Campaign", object_id=campaign.pk,
-                     school_id=school.pk, detail={"instruments": instruments})
+                     school_id=school.pk, detail={"instruments": instruments, "asks_research_use": asks_research_use})
     return campaign
 
 

@@ -7,6 +7,11 @@ latest one, in the same transaction. A guardian answers through a signed link th
 after the campaign closes); a counsellor may instead record a paper form with a note. A refusal
 or a withdrawal stops the student from being screened; a withdrawal after a submission is
 recorded and shown to the counsellor (the case workflow respects it).
+
+Where the campaign ``asks_research_use``, each party may also answer a separate, optional question:
+may the answers be used for research without names. Its records carry ``purpose=research``, never
+touch the assignment's mirror and never decide whether a student may be screened; who must agree
+is :func:`screening.campaigns.rules.research_use_covered`.
 """
 
 from __future__ import annotations
@@ -33,8 +38,10 @@ from screening.core.audit import Action, audit_record
 from screening.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 
 TEXT_VERSION = "2026-11"  # bump whenever the consent templates' wording changes
+RESEARCH_TEXT_VERSION = "2026-11-research"  # bump whenever consent_research.html's wording changes
 LINK_SALT = "xinqiao.guardian-link"
 Decision = ConsentRecord.Decision
+Purpose = ConsentRecord.Purpose
 
 
 # --- the text shown ----------------------------------------------------------------------------
@@ -66,6 +73,16 @@ def consent_text(*, party: str, assignment: Assignment, language: str) -> Consen
     return ConsentText(party=party, language=language, version=TEXT_VERSION, html=html)
 
 
+def research_text(*, party: str, assignment: Assignment, language: str) -> ConsentText:
+    """The separate question about research use, for a party, in a language (its own version and
+    hash: answering it never changes the screening consent's text)."""
+    with override(language):
+        html = render_to_string("campaigns/consent_research.html", {
+            "party": party, "campaign": assignment.campaign, "school": assignment.campaign.school,
+        }).strip()
+    return ConsentText(party=party, language=language, version=RESEARCH_TEXT_VERSION, html=html)
+
+
 def _instrument_names(campaign: Campaign, language: str) -> list[str]:
     import scoring
 
@@ -80,23 +97,23 @@ def _check_text(shown_sha256: str, text: ConsentText) -> None:
 
 
 def _record(assignment: Assignment, *, party: str, decision: str, method: str, text: ConsentText | None,
-            language: str, recorded_by: Any = None, note: str = "", by: str = "") -> ConsentRecord:
-    """Append the record, mirror it on the assignment, audit it. ``by`` names an actor without an
-    account (the guardian, the student's link, the system) for the audit log."""
+            language: str, recorded_by: Any = None, note: str = "", by: str = "",
+            purpose: str = Purpose.SCREENING) -> ConsentRecord:
+    """Append the record, mirror it on the assignment (screening only), audit it. ``by`` names an
+    actor without an account (the guardian, the student's link, the system) for the audit log."""
     record = ConsentRecord.objects.create(
-        assignment=assignment, party=party, decision=decision, method=method,
+        assignment=assignment, party=party, purpose=purpose, decision=decision, method=method,
         text_version=text.version if text else TEXT_VERSION, text_sha256=text.sha256 if text else "",
         language=language, recorded_by=recorded_by, note=note,
     )
-    if party == ConsentRecord.Party.GUARDIAN:
-        assignment.guardian = decision
-        assignment.save(update_fields=["guardian"])
-    else:
-        assignment.student_consent = decision
-        assignment.save(update_fields=["student_consent"])
+    # The mirror says whether the student may be screened; a research answer never changes that.
+    if purpose == Purpose.SCREENING:
+        mirror = "guardian" if party == ConsentRecord.Party.GUARDIAN else "student_consent"
+        setattr(assignment, mirror, decision)
+        assignment.save(update_fields=[mirror])
     audit_record(actor=recorded_by, action=Action.CREATE, object_type="campaigns.ConsentRecord", object_id=record.pk,
                  student_public_id=assignment.student.public_id, school_id=assignment.student.school_id,
-                 detail={"party": party, "decision": decision, "method": method},
+                 detail={"party": party, "decision": decision, "method": method, "purpose": purpose},
                  actor_username=None if recorded_by else (by or party))
     return record
 
@@ -112,12 +129,66 @@ def _locked(assignment: Assignment) -> Assignment:
             .get(pk=assignment.pk))
 
 
+# --- research use (a separate, optional question) -----------------------------------------------
+
+
+def research_decision(assignment: Assignment, party: str) -> str | None:
+    """The party's latest answer about research use on this assignment (None: never answered)."""
+    return (ConsentRecord.objects.filter(assignment=assignment, purpose=Purpose.RESEARCH, party=party)
+            .order_by("-at", "-id").values_list("decision", flat=True).first())
+
+
+def _research_not_asked() -> Conflict:
+    return Conflict(_("This screening does not ask about research use."), code="research_not_asked")
+
+
+def _record_research(locked: Assignment, *, party: str, agree: bool, method: str, language: str,
+                     text_sha256: str = "", recorded_by: Any = None) -> ConsentRecord | None:
+    """Record a party's answer about research use, inside the caller's transaction. Yes is
+    *granted*; no is *withdrawn* after a yes, else *refused*. An answer that changes nothing
+    (yes again, no again) writes nothing and returns None."""
+    if not locked.campaign.asks_research_use:
+        raise _research_not_asked()
+    current = research_decision(locked, party)
+    if agree:
+        decision = None if current == Decision.GRANTED else Decision.GRANTED
+    else:
+        decision = Decision.WITHDRAWN if current == Decision.GRANTED else (Decision.REFUSED if current is None else None)
+    if decision is None:
+        return None
+    text = research_text(party=party, assignment=locked, language=language)
+    if agree:
+        _check_text(text_sha256, text)
+    return _record(locked, party=party, decision=decision, method=method, text=text, language=language,
+                   recorded_by=recorded_by, purpose=Purpose.RESEARCH)
+
+
+def student_research_consent(*, actor: Any, assignment: Assignment, agree: bool, language: str,
+                             text_sha256: str = "") -> Assignment:
+    """The student answers the research question on its own (also after submitting): yes once they
+    have agreed to take part; no (a refusal, or withdrawing an earlier yes) at any time."""
+    if not _is_own(actor, assignment):
+        raise NotAllowed(_("Only the student can give their own consent."))
+    with transaction.atomic():
+        locked = _locked(assignment)
+        if agree and locked.student_consent != Decision.GRANTED:
+            from screening.campaigns.services.answering import refuse
+
+            raise refuse(rules.Blocker.STUDENT_CONSENT)
+        _record_research(locked, party=ConsentRecord.Party.STUDENT, agree=agree, method=ConsentRecord.Method.IN_APP,
+                         language=language, text_sha256=text_sha256)
+    return locked
+
+
 # --- the student's own consent -----------------------------------------------------------------
 
 
 def student_consent_give(*, actor: Any, assignment: Assignment, agree: bool, language: str,
-                         text_sha256: str = "") -> Assignment:
-    """The student agrees (or declines) on the first page. Agreeing again changes nothing."""
+                         text_sha256: str = "", research: bool | None = None,
+                         research_sha256: str = "") -> Assignment:
+    """The student agrees (or declines) on the first page. Agreeing again changes nothing.
+    ``research`` is the answer to the separate research question asked beside it (None: not
+    asked); it counts only with a yes to taking part, and only where the campaign asks it."""
     if not _is_own(actor, assignment):
         raise NotAllowed(_("Only the student can give their own consent."))
     with transaction.atomic():
@@ -129,12 +200,14 @@ def student_consent_give(*, actor: Any, assignment: Assignment, agree: bool, lan
 
             raise refuse(blocker)
         decision = Decision.GRANTED if agree else Decision.REFUSED
-        if locked.student_consent == decision:
-            return locked
-        text = consent_text(party="student", assignment=locked, language=language)
-        _check_text(text_sha256, text)
-        _record(locked, party=ConsentRecord.Party.STUDENT, decision=decision, method=ConsentRecord.Method.IN_APP,
-                text=text, language=language)
+        if locked.student_consent != decision:
+            text = consent_text(party="student", assignment=locked, language=language)
+            _check_text(text_sha256, text)
+            _record(locked, party=ConsentRecord.Party.STUDENT, decision=decision,
+                    method=ConsentRecord.Method.IN_APP, text=text, language=language)
+        if agree and research is not None and locked.campaign.asks_research_use:
+            _record_research(locked, party=ConsentRecord.Party.STUDENT, agree=research,
+                             method=ConsentRecord.Method.IN_APP, language=language, text_sha256=research_sha256)
     return locked
 
 
@@ -157,16 +230,23 @@ PAPER_DECISIONS = (Decision.GRANTED, Decision.REFUSED, Decision.WITHDRAWN)
 
 
 def paper_consent_record(*, actor: Any, assignment: Assignment, decision: str, note: str,
-                         language: str = "zh-hans") -> ConsentRecord:
+                         language: str = "zh-hans", purpose: str = Purpose.SCREENING) -> ConsentRecord:
     """A counsellor records a guardian's signed paper form (or a refusal or withdrawal on paper).
-    The note (e.g. where the form is filed) is required and encrypted at rest."""
+    The note (e.g. where the form is filed) is required and encrypted at rest. With
+    ``purpose="research"`` it records the guardian's answer about research use instead (the way
+    to withdraw it once the link has expired)."""
     fields: dict[str, list[Any]] = {}
     if decision not in PAPER_DECISIONS:
         fields["decision"] = [gettext_lazy("Choose consented, refused or withdrew.")]
+    if purpose not in Purpose.values:
+        fields["purpose"] = [gettext_lazy("Choose screening or research use.")]
     if not (note or "").strip():
         fields["note"] = [gettext_lazy("Say where the signed form is kept, or how it was given.")]
     if fields:
         raise InvalidInput(fields=fields)
+    if purpose == Purpose.RESEARCH:
+        return _paper_research_record(actor=actor, assignment=assignment, decision=decision, note=note.strip(),
+                                      language=language)
     with transaction.atomic():
         locked = _locked(assignment)
         if locked.status == Assignment.Status.SUBMITTED and decision == Decision.GRANTED:
@@ -177,6 +257,19 @@ def paper_consent_record(*, actor: Any, assignment: Assignment, decision: str, n
                          note=note.strip())
         GuardianInvitation.objects.filter(assignment=locked, answered_at__isnull=True).update(answered_at=timezone.now())
     return record
+
+
+def _paper_research_record(*, actor: Any, assignment: Assignment, decision: str, note: str,
+                           language: str) -> ConsentRecord:
+    with transaction.atomic():
+        locked = _locked(assignment)
+        if not locked.campaign.asks_research_use:
+            raise _research_not_asked()
+        if decision == Decision.WITHDRAWN and research_decision(locked, ConsentRecord.Party.GUARDIAN) != Decision.GRANTED:
+            raise Conflict(_("There is no consent to withdraw."), code="nothing_to_withdraw")
+        return _record(locked, party=ConsentRecord.Party.GUARDIAN, decision=decision, method=ConsentRecord.Method.PAPER,
+                       text=research_text(party="guardian", assignment=locked, language=language), language=language,
+                       recorded_by=actor, note=note, purpose=Purpose.RESEARCH)
 
 
 # --- guardian links -----------------------------------------------------------------------------
@@ -306,8 +399,10 @@ def campaign_guardians_invite(*, actor: Any, campaign: Campaign) -> int:
 
 
 def guardian_decide(*, invitation: GuardianInvitation, decision: str, language: str,
-                    text_sha256: str = "") -> ConsentRecord:
-    """A guardian answers through their link: consent, refuse, or withdraw an earlier consent."""
+                    text_sha256: str = "", research: bool | None = None, research_sha256: str = "") -> ConsentRecord:
+    """A guardian answers through their link: consent, refuse, or withdraw an earlier consent.
+    ``research`` is the answer to the separate research question asked beside a consent (None:
+    not asked); it counts only with a consent, and only where the campaign asks it."""
     if decision not in PAPER_DECISIONS:
         raise InvalidInput(fields={"decision": [gettext_lazy("Choose consent, refuse or withdraw.")]})
     with transaction.atomic():
@@ -316,15 +411,33 @@ def guardian_decide(*, invitation: GuardianInvitation, decision: str, language: 
         if decision == Decision.WITHDRAWN and current != Decision.GRANTED:
             raise Conflict(_("There is no consent to withdraw."), code="nothing_to_withdraw")
         if decision == Decision.GRANTED and current == Decision.GRANTED:
-            return locked.consents.filter(party=ConsentRecord.Party.GUARDIAN).last()  # type: ignore[return-value]
+            return locked.consents.filter(party=ConsentRecord.Party.GUARDIAN,  # type: ignore[return-value]
+                                          purpose=Purpose.SCREENING).last()
         if decision == Decision.GRANTED and locked.status == Assignment.Status.MISSED:
             raise Conflict(_("This screening has closed."), code="campaign_closed")
         text = consent_text(party="guardian", assignment=locked, language=language)
         _check_text(text_sha256, text)
         record = _record(locked, party=ConsentRecord.Party.GUARDIAN, decision=decision,
                          method=ConsentRecord.Method.LINK, text=text, language=language)
+        if decision == Decision.GRANTED and research is not None and locked.campaign.asks_research_use:
+            _record_research(locked, party=ConsentRecord.Party.GUARDIAN, agree=research,
+                             method=ConsentRecord.Method.LINK, language=language, text_sha256=research_sha256)
         GuardianInvitation.objects.filter(pk=invitation.pk).update(answered_at=timezone.now())
     return record
+
+
+def guardian_research_decide(*, invitation: GuardianInvitation, agree: bool, language: str,
+                             text_sha256: str = "") -> ConsentRecord | None:
+    """A guardian answers the research question on its own through their link (a guardian who is
+    only told, or one who answered the screening earlier): yes unless they refused or withdrew
+    the screening itself; no (a refusal, or withdrawing an earlier yes) at any time. Returns the
+    new record, or None when the answer changes nothing."""
+    with transaction.atomic():
+        locked = _locked(invitation.assignment)
+        if agree and locked.guardian in (Decision.REFUSED, Decision.WITHDRAWN):
+            raise Conflict(_("Research use needs the screening to go ahead."), code="guardian_refused")
+        return _record_research(locked, party=ConsentRecord.Party.GUARDIAN, agree=agree,
+                                method=ConsentRecord.Method.LINK, language=language, text_sha256=text_sha256)
 
 
 def consent_reminders_send(*, now: dt.datetime | None = None) -> int:
