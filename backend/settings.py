@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "screening.riskmodels",
     "screening.cases",
     "screening.referrals",
+    "exports",
     "screening.web",
 ]
 
@@ -231,6 +232,8 @@ SPECTACULAR_SETTINGS = {
         "RiskScoreSourceEnum": "screening.riskmodels.models.RiskScore.Source",
         "ReferralDeclineReasonEnum": "screening.referrals.models.Referral.DeclineReason",
         "SharingConsentMethodEnum": "screening.referrals.models.SharingConsent.Method",
+        "ExportKindEnum": "exports.models.ExportJob.Kind",
+        "ExportJobStatusEnum": "exports.models.ExportJob.Status",
     },
 }
 
@@ -297,7 +300,14 @@ CELERY_BEAT_SCHEDULE = {
     "escalations": {"task": "screening.cases.tasks.run_escalations", "schedule": 60.0},
     "referral-limits": {"task": "screening.referrals.tasks.run_referral_timers", "schedule": 60.0},
     "referral-delivery": {"task": "screening.referrals.tasks.deliver_referral_messages", "schedule": 15.0},
+    "export-expiry": {"task": "exports.tasks.expire_exports", "schedule": 3600.0},
+    "export-leases": {"task": "exports.tasks.sweep_export_jobs", "schedule": 60.0},
 }
+# Export files are kept this many hours after they are done, then deleted (the job stays, marked expired).
+XINQIAO_EXPORT_KEEP_HOURS = env_int("XINQIAO_EXPORT_KEEP_HOURS", 24, minimum=1)
+# Export jobs run right after the request's commit, in the request's own thread: tests only, so that
+# they are deterministic. Otherwise a Celery worker runs them (with a broker) or a background thread.
+XINQIAO_EXPORTS_INLINE = env_bool("XINQIAO_EXPORTS_INLINE", XINQIAO_ENV == "test")
 
 LOGGING = {
     "version": 1,

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from exports import api as exports_api
 from screening.campaigns import api as campaigns_api
 from screening.campaigns import api_me as campaigns_me_api
 from screening.cases import api as cases_api
@@ -34,6 +35,7 @@ router.register("risk-scores", riskmodels_api.RiskScoreViewSet, basename="risk-s
 router.register("agreements", api_agreements.AgreementViewSet, basename="agreement")
 router.register("sharing-consents", api_agreements.SharingConsentViewSet, basename="sharing-consent")
 router.register("referrals", referrals_api.ReferralViewSet, basename="referral")
+router.register("exports", exports_api.ExportJobViewSet, basename="export-job")
 
 # A card's pictures are files (no trailing slash), served by the scoped viewset like its other reads.
 risk_pictures = [

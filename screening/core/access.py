@@ -377,6 +377,13 @@ def risk_models_rule(p: Principal) -> Q:
     return Q(scope_school_id__in=p.admin_school_ids) | Q(scope_key="all") | (Q(scope_region__isnull=False) & Q(in_region))
 
 
+def export_jobs_rule(p: Principal) -> Q:
+    """Export jobs: the user who requested them, no one else (their files hold what that user may
+    see, not what a colleague may). A platform admin's reads are audited, and the export selectors
+    and services narrow even theirs to their own jobs."""
+    return Q(requested_by_id=p.user_id) if p.user_id is not None else NOTHING
+
+
 RULES: dict[str, Callable[[Principal], Q]] = {
     "directory.Student": students_rule,
     "directory.SchoolClass": classes_rule,
@@ -406,6 +413,7 @@ RULES: dict[str, Callable[[Principal], Q]] = {
     "referrals.Referral": referrals_rule,
     "referrals.ReferralEvent": referral_events_rule,
     "referrals.OutboxMessage": outbox_messages_rule,
+    "exports.ExportJob": export_jobs_rule,
 }
 
 def scope[QS: models.QuerySet[Any]](queryset: QS, user: Any) -> QS:

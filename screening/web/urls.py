@@ -6,6 +6,7 @@ from screening.web import (
     urls_answering,
     urls_campaigns,
     urls_cases,
+    urls_exports,
     urls_referrals,
     urls_risk,
     views,
@@ -29,6 +30,6 @@ urlpatterns = [
     path("school/audit/", school_pages.audit_log, name="audit-log"),
 ]
 # Students answering and guardians consenting; heads of centre running campaigns, staff alerts;
-# the counsellor workspace; referrals and agreements; the risk models' cards.
+# the counsellor workspace; referrals and agreements; the risk models' cards; exports.
 urlpatterns += (urls_answering.urlpatterns + urls_campaigns.urlpatterns + urls_cases.urlpatterns
-                + urls_referrals.urlpatterns + urls_risk.urlpatterns)
+                + urls_referrals.urlpatterns + urls_risk.urlpatterns + urls_exports.urlpatterns)

@@ -59,6 +59,7 @@ EXPECTED_PATHS = {
     "/api/v1/referrals/{id}/acknowledge/", "/api/v1/referrals/{id}/accept/", "/api/v1/referrals/{id}/decline/",
     "/api/v1/referrals/{id}/schedule/", "/api/v1/referrals/{id}/attendance/", "/api/v1/referrals/{id}/close/",
     "/api/v1/referrals/{id}/events/",
+    "/api/v1/exports/", "/api/v1/exports/{id}/", "/api/v1/exports/{id}/download/",
 }
 
 
@@ -113,6 +114,7 @@ def cast_ids(cast: Any) -> dict[str, dict[str, Any]]:
 
     agreement, consent, referral = referral_of(cast, cast.hilda)
     return {
+        "exports": {"id": str(done_export(cast).public_id)},
         "agreements": {"id": agreement.pk},
         "sharing-consents": {"id": consent.pk},
         "referrals": {"id": referral.pk},
@@ -138,6 +140,22 @@ def cast_ids(cast: Any) -> dict[str, dict[str, Any]]:
             opens_at=timezone.now(), closes_at=timezone.now() + dt.timedelta(days=7),
         ).pk},
     }
+
+
+def done_export(cast: Any) -> Any:
+    """A done export job of diana's, its file kept (in the test's storage, see visible_ids)."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from exports.kinds import XLSX
+    from exports.models import ExportJob
+
+    job = ExportJob.objects.create(kind="kpis", params={"school": cast.dongshan.pk, "region": None}, language="en",
+                                   requested_by=cast.diana, status="done", filename="schema.xlsx", content_type=XLSX,
+                                   expires_at=timezone.now() + dt.timedelta(hours=1))
+    job.file = default_storage.save(f"exports/{job.public_id}/schema.xlsx", ContentFile(b"PK\x03\x04"))
+    job.save(update_fields=["file"])
+    return job
 
 
 def launched_assignment(cast: Any) -> Any:
@@ -207,6 +225,8 @@ ROSTER = "学号,姓名,性别,出生日期,年级,班级\nD0900,王同学,男,2
 def visible_ids(cast: Any, tmp_path: Any, settings: Any) -> dict[str, dict[str, Any]]:
     """Made once per test: hypothesis runs every example of a test in the same transaction."""
     settings.DATA_DIR = tmp_path  # where the risk model's file is written
+    settings.STORAGES = {**settings.STORAGES, "default": {  # where the export job's file is kept
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path / "media"}}}
     return cast_ids(cast)
 
 

@@ -1,0 +1,144 @@
+"""Forms of the export pages, one per kind of export (``exports.kinds``).
+
+They check the shape of the input only and hand the parameters over in the API's form
+(:meth:`ExportForm.params`); who may request what, and the checks of the parameters themselves,
+live in ``exports.kinds`` and ``exports.services``, whose field errors the view puts back on the
+form (fields are named as the parameters). Each form carries a ``request_key`` made when it is
+drawn: a second press of the button queues nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from django import forms
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from exports.kinds import FORMATS, MAX_PURPOSE, MAX_RECIPIENT
+from exports.models import ExportJob
+from screening.campaigns.models import Campaign
+from screening.directory.models import Region, School
+
+DEFAULT_PERIOD = dt.timedelta(days=90)
+
+
+class ExportForm(forms.Form):
+    """The parts every export form shares: the request key, and the parameters it hands over."""
+
+    kind: str = ""
+    request_key = forms.CharField(widget=forms.HiddenInput, max_length=100, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("auto_id", f"{self.kind}-%s")
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("request_key", uuid.uuid4().hex)
+
+    def params(self) -> dict[str, Any]:
+        """The export's parameters, as ``exports.kinds`` names them (call after ``is_valid``)."""
+        data = self.cleaned_data
+        return {name: _plain(data.get(name)) for name in self.fields if name != "request_key"}
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "pk"):
+        return value.pk
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+class CampaignChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.name} · {obj.school.name} · {timezone.localtime(obj.opens_at):%Y-%m-%d}"
+
+
+class NamedChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.name)
+
+
+def _choices(form: forms.Form, name: str, queryset: QuerySet[Any]) -> None:
+    field = form.fields[name]
+    assert isinstance(field, forms.ModelChoiceField)
+    field.queryset = queryset
+
+
+class CampaignReportForm(ExportForm):
+    """A campaign's report: participation, score distributions, tiers, follow-up."""
+
+    kind = ExportJob.Kind.CAMPAIGN_REPORT
+    campaign = CampaignChoiceField(label=_("Campaign"), queryset=Campaign.objects.none(), empty_label=None)
+
+    def __init__(self, *args: Any, campaigns: QuerySet[Campaign], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        _choices(self, "campaign", campaigns)
+
+
+class PeriodForm(ExportForm):
+    """Whole days, both ends included; the last 90 days unless changed."""
+
+    since = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    until = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        today = timezone.localdate()
+        self.initial.setdefault("since", today - DEFAULT_PERIOD)
+        self.initial.setdefault("until", today)
+
+
+class KpiForm(PeriodForm):
+    """KPIs of a school, or (analysts) of a region or all of theirs."""
+
+    kind = ExportJob.Kind.KPIS
+    school = NamedChoiceField(label=_("School"), queryset=School.objects.none(), required=False)
+    region = NamedChoiceField(label=_("Region"), queryset=Region.objects.none(), required=False,
+                              empty_label=_("All my regions"))
+
+    def __init__(self, *args: Any, schools: QuerySet[School], regions: QuerySet[Region], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        _choices(self, "school", schools)
+        if regions.exists():
+            _choices(self, "region", regions)
+            self.fields["school"].help_text = _("Leave empty for a region's figures.")
+        else:  # a head of centre: one of their schools, always
+            del self.fields["region"]
+            field = self.fields["school"]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.required, field.empty_label = True, None
+
+    def params(self) -> dict[str, Any]:
+        return {"region": None, **super().params()}
+
+
+class BureauForm(PeriodForm):
+    """A de-identified aggregate of a region (or all of the analyst's), small cells suppressed."""
+
+    kind = ExportJob.Kind.BUREAU_AGGREGATE
+    region = NamedChoiceField(label=_("Region"), queryset=Region.objects.none(), required=False,
+                              empty_label=_("All my regions"))
+
+    def __init__(self, *args: Any, regions: QuerySet[Region], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        _choices(self, "region", regions)
+
+
+class ResearchForm(ExportForm):
+    """A research extract of a campaign: who receives it and why are recorded with it."""
+
+    kind = ExportJob.Kind.RESEARCH_EXTRACT
+    campaign = CampaignChoiceField(label=_("Campaign"), queryset=Campaign.objects.none(), empty_label=None)
+    format = forms.ChoiceField(label=_("Format"), choices=FORMATS, initial="xlsx", widget=forms.RadioSelect)
+    recipient = forms.CharField(label=_("Recipient"), max_length=MAX_RECIPIENT,
+                                help_text=_("The researcher or institution that receives the extract."))
+    purpose = forms.CharField(label=_("Purpose"), max_length=MAX_PURPOSE, widget=forms.Textarea(attrs={"rows": 3}),
+                              help_text=_("What the extract will be used for, for example the approved study."))
+
+    def __init__(self, *args: Any, campaigns: QuerySet[Campaign], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        _choices(self, "campaign", campaigns)
