@@ -1,0 +1,335 @@
+"""Programme KPIs over two terms of known data at Dongshan (and a little at Xishan): exact values for
+the head of centre, the same numbers for the analyst of the region once nothing is suppressed,
+suppression by default, refusals for everyone else; and the workbook read back with openpyxl."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import openpyxl
+import pytest
+import time_machine
+from django.utils import timezone, translation
+
+from exports import kpis
+from exports.build import BuildContext
+from exports.kpis import GROUPS, KPI_KEYS, KPIS, Kpi, build_kpi_workbook, programme_kpis, terms_between
+from screening.campaigns.models import CrisisAlert
+from screening.cases.services import work
+from screening.core.errors import InvalidInput, NotAllowed, NotFound
+from screening.core.models import AuditEvent
+from screening.directory.services import student_user_ensure
+from screening.referrals.services import referrals
+from tests.campaigns.campaign_test_helpers import campaign_open
+from tests.cases.case_helpers import case_of, flag
+from tests.conftest import make_staff, make_student
+from tests.referrals.referral_helpers import referral_of
+
+pytestmark = pytest.mark.django_db
+
+AUTUMN_T0 = timezone.make_aware(dt.datetime(2025, 10, 8, 9, 0))
+SPRING_T0 = timezone.make_aware(dt.datetime(2026, 3, 10, 9, 0))
+REPORTED_AT = timezone.make_aware(dt.datetime(2026, 6, 1, 10, 0))
+YEAR = {"since": dt.date(2025, 9, 1), "until": dt.date(2026, 8, 31)}
+
+# (value, numerator, denominator) per KPI, autumn then spring: see `programme` for the story.
+EXPECTED: dict[str, tuple[tuple[Any, int, int], tuple[Any, int, int]]] = {
+    "coverage": ((1.0, 5, 5), (1.0, 5, 5)),
+    "completion": ((0.8, 4, 5), (0.8, 4, 5)),
+    "flag_rate_red": ((0.25, 1, 4), (0.25, 1, 4)),
+    "flag_rate_orange": ((0.25, 1, 4), (0.25, 1, 4)),
+    "flag_rate_yellow": ((0.25, 1, 4), (0.0, 0, 4)),
+    "first_contact_hours_red": ((0.5, 1, 1), (2.0, 1, 1)),
+    "first_contact_hours_orange": ((30.0, 1, 1), (None, 0, 1)),
+    "first_contact_hours_yellow": ((48.0, 1, 1), (None, 0, 0)),
+    "first_contact_within_red": ((1.0, 1, 1), (0.0, 0, 1)),
+    "first_contact_within_orange": ((0.0, 0, 1), (0.0, 0, 1)),
+    "first_contact_within_yellow": ((1.0, 1, 1), (None, 0, 0)),
+    "interview_rate": ((2 / 3, 2, 3), (0.0, 0, 2)),
+    "follow_up_adherence": ((0.5, 1, 2), (None, 0, 0)),
+    "alert_ack_minutes": ((10.0, 1, 1), (None, 0, 1)),
+    "alert_ack_within": ((1.0, 1, 1), (0.0, 0, 1)),
+    "referral_acceptance": ((1.0, 1, 1), (0.0, 0, 1)),
+    "referral_accept_hours": ((6.0, 1, 1), (None, 0, 1)),
+    "hospital_feedback": ((1.0, 1, 1), (None, 0, 0)),
+}
+
+
+@pytest.fixture
+def clock() -> Any:
+    """The clock stands still at the start of the autumn term's screening; tests move it on."""
+    with time_machine.travel(AUTUMN_T0, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def cast(clock: Any, cast: Any) -> Any:
+    """The named cast, created on the first day of the story (memberships start that day)."""
+    return cast
+
+
+def contact(cast: Any, case: Any, method: str, outcome: str, **extra: Any) -> Any:
+    """Alice (Dongshan's counsellor) records a contact with the student, now."""
+    return work.contact_record(actor=cast.alice, case=case, at=timezone.now(), method=method,
+                               participants=["student"], outcome=outcome, **extra)
+
+
+def autumn(cast: Any, clock: Any, more: list[Any]) -> None:
+    """Five Dongshan students screened; red, orange, yellow, green and one who never submits. The red
+    alert is acknowledged after 10 minutes; first contacts after 0.5 h (face to face), 30 h (phone,
+    past orange's 24 h) and 48 h (face to face); of two follow-ups one is done on its day; the red
+    student's referral to Kangning is accepted after 6 hours, attended, with feedback."""
+    s3, s4, _s5 = more
+    campaign = campaign_open(cast, school=cast.dongshan)
+    for student, tier in ((cast.hamlet, "red"), (cast.hilda, "orange"), (s3, "yellow"), (s4, "green")):
+        flag(cast, student, tier, campaign)
+    flag(cast, cast.cordelia, "red", campaign_open(cast, school=cast.xishan))  # never in Dongshan's numbers
+    clock.move_to(AUTUMN_T0 + dt.timedelta(minutes=10))
+    work.alert_acknowledge(actor=cast.alice, alert=CrisisAlert.objects.get(student=cast.hamlet))
+    clock.move_to(AUTUMN_T0 + dt.timedelta(minutes=30))
+    contact(cast, case_of(cast.hamlet), "face_to_face", "confirmed_need")
+    plan = work.follow_up_plan_create(actor=cast.alice, case=case_of(cast.hamlet),
+                                      dates=[dt.date(2025, 10, 10), dt.date(2025, 10, 15)])
+    clock.move_to(AUTUMN_T0 + dt.timedelta(hours=24))
+    _agreement, _consent, referral = referral_of(cast, cast.hamlet, send=True)
+    clock.move_to(AUTUMN_T0 + dt.timedelta(hours=30))
+    referrals.referral_accept(actor=cast.lily, referral=referral)
+    contact(cast, case_of(cast.hilda), "phone", "no_current_need")
+    clock.move_to(AUTUMN_T0 + dt.timedelta(hours=48))
+    contact(cast, case_of(s3), "face_to_face", "no_current_need")
+    clock.move_to(AUTUMN_T0 + dt.timedelta(hours=49))
+    first = plan.follow_ups.order_by("due_on").first()
+    contact(cast, case_of(cast.hamlet), "face_to_face", "confirmed_need", follow_up=first.pk)
+    referrals.referral_schedule(actor=cast.lily, referral=referral, at=AUTUMN_T0 + dt.timedelta(days=4), place="门诊三楼")
+    clock.move_to(AUTUMN_T0 + dt.timedelta(days=4, hours=1))
+    referrals.referral_attendance(actor=cast.lily, referral=referral, attended=True, recommendation="outpatient")
+
+
+def spring(cast: Any, clock: Any, more: list[Any]) -> None:
+    """The same five screened again: red (hilda), orange (never contacted), two green, one who never
+    submits. The red alert is never acknowledged; the red student is phoned after 2 hours (past the
+    1 h limit) and referred to Anding, which declines."""
+    s3, _s4, s5 = more
+    clock.move_to(SPRING_T0)
+    campaign = campaign_open(cast, school=cast.dongshan)
+    for student, tier in ((cast.hilda, "red"), (s5, "orange"), (cast.hamlet, "green"), (s3, "green")):
+        flag(cast, student, tier, campaign)
+    clock.move_to(SPRING_T0 + dt.timedelta(hours=2))
+    contact(cast, case_of(cast.hilda), "phone", "confirmed_need")
+    clock.move_to(SPRING_T0 + dt.timedelta(hours=3))
+    _agreement, _consent, referral = referral_of(cast, cast.hilda, hospital=cast.anding, send=True)
+    clock.move_to(SPRING_T0 + dt.timedelta(hours=5))
+    referrals.referral_decline(actor=cast.liam, referral=referral, reason="no_capacity")
+
+
+@pytest.fixture
+def programme(cast: Any, clock: Any) -> Any:
+    """Both terms' story, then the clock on a day after both, when the report is made."""
+    more = [make_student(cast.ds_7_1, "D0003", "孙小三", 15), make_student(cast.ds_7_2, "D0004", "李小四", 15),
+            make_student(cast.ds_7_1, "D0005", "周小五", 16)]
+    autumn(cast, clock, more)
+    spring(cast, clock, more)
+    clock.move_to(REPORTED_AT)
+    return cast
+
+
+def cells(frame: Any) -> dict[str, list[tuple[Any, Any, Any]]]:
+    return {key: [(k.value, k.numerator, k.denominator) for k in frame[key]] for key in KPI_KEYS}
+
+
+def expected_cells() -> dict[str, list[tuple[Any, Any, Any]]]:
+    return {key: list(rows) for key, rows in EXPECTED.items()}
+
+
+# --- terms ------------------------------------------------------------------------------------
+
+
+def test_terms_follow_the_chinese_school_calendar():
+    with translation.override("en"):
+        terms = terms_between(dt.date(2025, 8, 31), dt.date(2027, 1, 31))
+        assert [(t.label, t.since, t.until) for t in terms] == [
+            ("2024–2025 spring", dt.date(2025, 8, 31), dt.date(2025, 8, 31)),
+            ("2025–2026 autumn", dt.date(2025, 9, 1), dt.date(2026, 1, 31)),
+            ("2025–2026 spring", dt.date(2026, 2, 1), dt.date(2026, 8, 31)),
+            ("2026–2027 autumn", dt.date(2026, 9, 1), dt.date(2027, 1, 31)),
+        ]
+    assert [t.key for t in terms_between(dt.date(2026, 1, 31), dt.date(2026, 2, 1))] == ["2025-autumn", "2025-spring"]
+    with pytest.raises(InvalidInput):
+        terms_between(dt.date(2026, 2, 1), dt.date(2026, 1, 31))
+
+
+# --- the head of centre -------------------------------------------------------------------------
+
+
+def test_head_of_centre_gets_exact_kpis_per_term(programme):
+    with translation.override("en"):
+        frame = programme_kpis(user=programme.diana, school=programme.dongshan.pk, region=None, **YEAR)
+    assert list(frame["term"]) == ["2025–2026 autumn", "2025–2026 spring"]
+    assert list(frame["since"]) == [dt.date(2025, 9, 1), dt.date(2026, 2, 1)]
+    assert list(frame["until"]) == [dt.date(2026, 1, 31), dt.date(2026, 8, 31)]
+    got = cells(frame)
+    for key, rows in expected_cells().items():
+        assert [(pytest.approx(v) if v is not None else None, n, d) for v, n, d in got[key]] == rows, key
+    assert frame["coverage"][0].fraction == "5/5"
+    assert frame.attrs["aggregate_only"] is False and frame.attrs["school"] == programme.dongshan.pk
+
+
+def test_neither_school_nor_region_means_the_heads_own_school_and_the_period_clips_terms(programme):
+    frame = programme_kpis(user=programme.diana, school=None, region=None, since=dt.date(2025, 10, 1),
+                           until=dt.date(2026, 3, 31))
+    assert list(frame["term_key"]) == ["2025-autumn", "2025-spring"]
+    assert list(frame["until"]) == [dt.date(2026, 1, 31), dt.date(2026, 3, 31)]
+    assert cells(frame)["completion"] == [(0.8, 4, 5), (0.8, 4, 5)]
+
+
+def test_a_period_without_activity_has_empty_cells_not_zeros(programme):
+    frame = programme_kpis(user=programme.diana, school=None, region=None, since=dt.date(2024, 9, 1),
+                           until=dt.date(2025, 1, 31))
+    assert len(frame) == 1
+    assert frame["completion"][0] == Kpi(None, 0, 0)
+    assert frame["coverage"][0] == Kpi(None, 0, 0)  # the roster was added in October 2025
+
+
+# --- the analyst ---------------------------------------------------------------------------------------
+
+
+def test_analyst_sees_the_same_numbers_through_aggregates_when_nothing_is_small(programme, monkeypatch):
+    monkeypatch.setattr(kpis, "SMALL_CELL", 1)
+    head = programme_kpis(user=programme.diana, school=programme.dongshan.pk, region=None, **YEAR)
+    for asked in ({"school": programme.dongshan.pk, "region": None}, {"school": None, "region": programme.east.pk},
+                  {"school": None, "region": None}):
+        frame = programme_kpis(user=programme.olga, **asked, **YEAR)
+        assert frame.attrs["aggregate_only"] is True
+        assert cells(frame) == cells(head), asked
+
+
+def test_analyst_small_cells_are_suppressed(programme):
+    frame = programme_kpis(user=programme.olga, school=None, region=programme.east.pk, **YEAR)
+    for key in KPI_KEYS:
+        for kpi, (_value, n, d) in zip(frame[key], EXPECTED[key], strict=True):
+            assert isinstance(kpi, Kpi)
+            if n == 0 and d == 0:
+                assert kpi == Kpi(None, 0, 0), key
+            else:  # every count here is below 10
+                assert kpi == Kpi(None, None, None, suppressed=True), key
+                assert kpi.fraction == ""
+
+
+def test_analyst_of_another_region_sees_nothing_of_dongshan(programme, monkeypatch, django_user_model):
+    monkeypatch.setattr(kpis, "SMALL_CELL", 1)
+    with pytest.raises(NotFound):
+        programme_kpis(user=programme.olga, school=programme.xishan.pk, region=None, **YEAR)
+    with pytest.raises(NotAllowed):
+        programme_kpis(user=programme.olga, school=None, region=programme.west.pk, **YEAR)
+    with time_machine.travel(AUTUMN_T0, tick=False):
+        wendy = make_staff(django_user_model, "wendy", "bureau_analyst", region=programme.west)
+    with pytest.raises(NotFound):
+        programme_kpis(user=wendy, school=programme.dongshan.pk, region=None, **YEAR)
+    frame = programme_kpis(user=wendy, school=None, region=None, **YEAR)
+    assert frame.attrs["school_ids"] == [programme.xishan.pk]
+    assert cells(frame)["coverage"][0] == (1.0, 1, 1)  # cordelia alone: none of Dongshan's five
+    assert cells(frame)["flag_rate_red"][0] == (1.0, 1, 1)
+
+
+# --- refusals -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["alice", "carol", "lily", "nobody", "root"])
+def test_roles_that_may_not_ask_are_refused(cast, who):
+    """Counsellors (whole school or some classes), liaisons, the roleless and the platform admin
+    (who has the Django admin, not programme reports): NotAllowed, even for their own school."""
+    with pytest.raises(NotAllowed):
+        programme_kpis(user=getattr(cast, who), school=cast.dongshan.pk, region=None, **YEAR)
+
+
+def test_a_student_is_refused(cast):
+    with pytest.raises(NotAllowed):
+        programme_kpis(user=student_user_ensure(student=cast.hamlet), school=None, region=None, **YEAR)
+
+
+def test_a_head_of_another_school_gets_not_found_and_no_region(cast):
+    with pytest.raises(NotFound):
+        programme_kpis(user=cast.edgar, school=cast.dongshan.pk, region=None, **YEAR)
+    refused = AuditEvent.objects.get(action="denied")
+    assert (refused.actor_username, refused.object_type, refused.object_id) == ("edgar", "directory.School",
+                                                                                 str(cast.dongshan.pk))
+    with pytest.raises(NotFound):
+        programme_kpis(user=cast.edgar, school=999999, region=None, **YEAR)
+    assert AuditEvent.objects.filter(action="denied").count() == 1  # a missing school is nobody's
+    with pytest.raises(NotAllowed):
+        programme_kpis(user=cast.diana, school=None, region=cast.east.pk, **YEAR)
+    with pytest.raises(InvalidInput):
+        programme_kpis(user=cast.diana, school=cast.dongshan.pk, region=cast.east.pk, **YEAR)
+
+
+# --- the workbook -----------------------------------------------------------------------------------
+
+
+def build(user: Any, tmp_path: Any, **params: Any) -> tuple[Any, list[tuple[int, int]]]:
+    steps: list[tuple[int, int]] = []
+    ctx = BuildContext(user=user, params={"school": None, "region": None, "since": "2025-09-01",
+                                          "until": "2026-08-31", **params},
+                       path=tmp_path / "kpis.xlsx", progress=lambda done, total: steps.append((done, total)))
+    with translation.override("en"):
+        build_kpi_workbook(ctx)
+    return openpyxl.load_workbook(ctx.path), steps
+
+
+def test_workbook_has_kpis_definitions_and_charts(programme, tmp_path):
+    book, steps = build(programme.diana, tmp_path, school=programme.dongshan.pk)
+    assert book.sheetnames == ["KPIs", "Definitions", "Charts"]
+    sheet = book["KPIs"]
+    header = [c.value for c in sheet[1]]
+    assert header[:5] == ["Term", "From", "To", "Screening coverage", "Screening coverage: n/N"]
+    assert len(header) == 3 + 2 * len(KPIS)
+    assert sheet.freeze_panes == "B2" and sheet.auto_filter.ref == f"A1:{sheet.cell(1, len(header)).column_letter}3"
+    rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
+    assert [r[0] for r in rows] == ["2025–2026 autumn", "2025–2026 spring"]
+    assert rows[0][1] == dt.datetime(2025, 9, 1) and rows[1][2] == dt.datetime(2026, 8, 31)
+    for index, key in enumerate(KPI_KEYS):
+        for row, (value, n, d) in zip(rows, EXPECTED[key], strict=True):
+            assert row[3 + 2 * index] == (pytest.approx(value) if value is not None else None), key
+            assert row[4 + 2 * index] == f"{n}/{d}", key
+    assert sheet.cell(2, 4).number_format == "0.0%"
+    assert sheet.cell(2, 3 + 2 * KPI_KEYS.index("first_contact_hours_orange") + 1).number_format == "0.0"
+    definitions = [[c.value for c in row] for row in book["Definitions"].iter_rows()]
+    labels = [row[0] for row in definitions]
+    assert "Time to first contact: red (median hours)" in labels and "Interview rate" in labels
+    red_within = next(row for row in definitions if row[0] == "First contact within the limit: red")
+    assert red_within[4].startswith("1 h:") and red_within[2] == "Flags contacted by their limit"
+    assert len(book["Charts"]._charts) == len(GROUPS)
+    assert steps[-1] == (3, 3)
+
+
+def test_workbook_export_is_audited_once(programme, tmp_path):
+    build(programme.diana, tmp_path, school=programme.dongshan.pk)
+    entry = AuditEvent.objects.get(action="export", object_type="exports.kpis")
+    assert entry.actor_username == "diana" and entry.school_id == programme.dongshan.pk
+    assert entry.detail["since"] == "2025-09-01" and entry.detail["until"] == "2026-08-31"
+    assert entry.detail["terms"] == 2 and entry.detail["aggregate_only"] is False
+
+
+def test_analyst_workbook_shows_suppressed_cells_and_no_counts(programme, tmp_path):
+    book, _steps = build(programme.olga, tmp_path, region=programme.east.pk)
+    sheet = book["KPIs"]
+    row = [c.value for c in sheet[2]]
+    assert row[3] is None and row[4] == "suppressed"
+    assert "5/5" not in row and "4/5" not in row
+    assert any("suppressed" in str(r[1]) for r in book["Definitions"].iter_rows(values_only=True))
+    assert AuditEvent.objects.get(action="export", object_type="exports.kpis").school_id is None
+
+
+def test_builder_refuses_a_counsellor_before_writing_anything(cast, tmp_path):
+    with pytest.raises(NotAllowed):
+        build(cast.alice, tmp_path, school=cast.dongshan.pk)
+    assert not (tmp_path / "kpis.xlsx").exists()
+    assert not AuditEvent.objects.filter(action="export").exists()
+
+
+def test_builder_rejects_bad_dates(cast, tmp_path):
+    with pytest.raises(InvalidInput):
+        build(cast.diana, tmp_path, since="2025-13-01")
+    with pytest.raises(InvalidInput):
+        build(cast.diana, tmp_path, since="2026-02-01", until="2026-01-31")
+    assert not (tmp_path / "kpis.xlsx").exists()
