@@ -1,0 +1,247 @@
+"""The bureau aggregate: counts per school and grade for a bureau analyst, small cells withheld,
+no identifier anywhere in the file, and nobody else may have it.
+
+The screenings go through the same services a student and guardian use (tests/cases/case_helpers).
+Dongshan (east, olga's district) gets grades 7 and 8; Xishan (west) gets cordelia, whom olga must
+never count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from django.utils import timezone, translation
+from openpyxl import load_workbook
+from test_suppression import assert_safe
+
+from exports.build import BuildContext
+from exports.bureau import PARTS, build_bureau_aggregate, bureau_published, bureau_table
+from exports.suppression import COMPLEMENT_MARK, PRIMARY_MARK
+from screening.campaigns.models import Assignment, Campaign
+from screening.core.errors import InvalidInput, NotAllowed, NotFound
+from screening.core.models import AuditEvent
+from screening.directory.models import SchoolClass, Student
+from screening.directory.services import current_school_year
+from tests.campaigns.campaign_test_helpers import campaign_open
+from tests.cases.case_helpers import flag
+from tests.conftest import make_student
+
+HEADERS = ["Region", "School", "Grade", "Students assigned", "Screened", "Completion rate", "Red", "Orange",
+           "Yellow", "Flag rate (red, orange, yellow)"]
+# Grade 7 at Dongshan: 13 students, two red (a small cell). Grade 8: 10 students, half never answer.
+GRADE_7 = [*["red"] * 2, *["yellow"] * 5, *["green"] * 6]
+GRADE_8 = [*["green"] * 5, *[None] * 5]
+
+
+def today() -> dt.date:
+    return timezone.localdate()
+
+
+@pytest.fixture
+def screened(cast: Any) -> Any:
+    """Dongshan's autumn screening (grades 7 and 8) and one at Xishan."""
+    grade_8 = SchoolClass.objects.create(school=cast.dongshan, school_year=current_school_year(), grade=8,
+                                         name="初二(1)班")
+    sevens = [cast.hamlet, cast.hilda] + [
+        make_student(cast.ds_7_1, f"D7{k:03d}", f"七年级学生{k:02d}", 12) for k in range(len(GRADE_7) - 2)]
+    eights = [make_student(grade_8, f"D8{k:03d}", f"八年级学生{k:02d}", 13) for k in range(len(GRADE_8))]
+    campaign = campaign_open(cast, school=cast.dongshan, classes=[cast.ds_7_1, cast.ds_7_2, grade_8])
+    for students, tiers in ((sevens, GRADE_7), (eights, GRADE_8)):
+        for student, tier in zip(students, tiers, strict=True):
+            if tier is not None:
+                flag(cast, student, tier, campaign)
+    flag(cast, cast.cordelia, "red")
+    return cast
+
+
+def build(user: Any, tmp_path: Path, **params: Any) -> tuple[Path, list[tuple[int, int]], BuildContext]:
+    calls: list[tuple[int, int]] = []
+    params = {"region": None, "since": (today() - dt.timedelta(days=30)).isoformat(),
+              "until": today().isoformat(), **params}
+    ctx = BuildContext(user=user, params=params, path=tmp_path / "bureau.xlsx",
+                       progress=lambda done, total: calls.append((done, total)))
+    with translation.override("en"):
+        build_bureau_aggregate(ctx)
+    return ctx.path, calls, ctx
+
+
+def sheet_rows(path: Path, index: int = 0) -> list[tuple[Any, ...]]:
+    return list(load_workbook(path, read_only=True).worksheets[index].iter_rows(values_only=True))
+
+
+def truth(school: Any, grade: int) -> dict[str, int]:
+    """What the database says, counted here independently of the builder."""
+    assignments = Assignment.objects.filter(campaign__school=school, student__school_class__grade=grade)
+    tiers = Counter(assignments.filter(submission__isnull=False).values_list("submission__tier", flat=True))
+    screened = sum(tiers.values())
+    return {"assigned": assignments.count(), "screened": screened, **{t: tiers.get(t, 0) for t in
+                                                                        ("red", "orange", "yellow", "green")}}
+
+
+def check_count(shown: Any, true: int, *, complement_ok: bool = True) -> None:
+    """A shown count is the true one; "<5" hides 1..4; "x" hides a count (5 or more, or derived)."""
+    if shown == PRIMARY_MARK:
+        assert 1 <= true <= 4
+    elif shown == COMPLEMENT_MARK:
+        assert complement_ok
+    else:
+        assert shown == true
+
+
+def test_the_analyst_gets_the_database_counts_with_small_cells_withheld(screened: Any, tmp_path: Path) -> None:
+    path, _calls, _ctx = build(screened.olga, tmp_path)
+    rows = sheet_rows(path)
+    assert list(rows[0]) == HEADERS
+    by_grade = {row[2]: row for row in rows[1:] if row[1] == screened.dongshan.name_en}
+    assert set(by_grade) == {7, 8}
+    for grade, row in by_grade.items():
+        true = truth(screened.dongshan, grade)
+        for col, name in ((3, "assigned"), (4, "screened"), (6, "red"), (7, "orange"), (8, "yellow")):
+            check_count(row[col], true[name])
+        if isinstance(row[5], float):
+            assert row[5] == pytest.approx(true["screened"] / true["assigned"])
+        if isinstance(row[9], float):
+            assert row[9] == pytest.approx((true["red"] + true["orange"] + true["yellow"]) / true["screened"])
+    assert by_grade[7][3:10] == (13, 13, 1.0, PRIMARY_MARK, 0, COMPLEMENT_MARK, pytest.approx(7 / 13))
+    assert by_grade[8][3:10] == (10, 5, 0.5, 0, 0, 0, 0.0)
+    assert rows[-2] == (None,) * len(HEADERS)  # a blank row keeps the totals out of the filter
+    assert rows[-1][1:10] == ("Total", None, 23, 18, pytest.approx(18 / 23), PRIMARY_MARK, 0, COMPLEMENT_MARK,
+                              pytest.approx(7 / 18))
+    sheet = load_workbook(path).worksheets[0]
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:J3"
+    assert sheet["F2"].number_format == "0.0%" and sheet["J2"].number_format == "0.0%"
+    assert all(sheet.column_dimensions[c].width >= 8 for c in "ABCDEFGHIJ")
+
+
+def test_the_file_holds_no_name_number_or_public_id(screened: Any, tmp_path: Path) -> None:
+    path, _calls, _ctx = build(screened.olga, tmp_path)
+    secrets = [s for student in Student.objects.all() for s in (student.name, student.number, student.public_id)]
+    cells = {str(cell) for index in (0, 1) for row in sheet_rows(path, index) for cell in row if cell is not None}
+    with zipfile.ZipFile(path) as archive:
+        xml = "".join(archive.read(name).decode("utf-8") for name in archive.namelist())
+    for secret in secrets:
+        assert not any(secret in cell for cell in cells), secret
+        assert secret not in xml, secret
+
+
+def test_the_notes_give_the_period_and_explain_the_marks(screened: Any, tmp_path: Path) -> None:
+    path, calls, ctx = build(screened.olga, tmp_path, region=screened.east.pk)
+    notes = "\n".join(str(row[0]) for row in sheet_rows(path, 1))
+    since = (today() - dt.timedelta(days=30)).isoformat()
+    assert since in notes and today().isoformat() in notes
+    assert "East District" in notes and f"“{PRIMARY_MARK}”" in notes and f"“{COMPLEMENT_MARK}”" in notes
+    assert calls and calls[-1][0] == calls[-1][1]
+    assert all(done <= total for done, total in calls)
+    event = AuditEvent.objects.get(object_type="exports.bureau_aggregate")
+    assert event.action == "export" and event.actor_username == "olga"
+    assert event.detail["since"] == since and event.detail["rows"] == 2 and event.detail["schools"] == 1
+    assert event.detail["withheld_small"] > 0 and ctx.detail == event.detail
+    assert event.student_public_id == ""
+
+
+def test_the_analyst_sees_only_the_schools_of_their_region(screened: Any) -> None:
+    table = bureau_table(user=screened.olga, since=today() - dt.timedelta(days=1), until=today())
+    assert set(table["school_id"]) == {screened.dongshan.pk}
+    everyone = bureau_table(user=screened.root, since=today() - dt.timedelta(days=1), until=today())
+    assert set(everyone["school_id"]) == {screened.dongshan.pk, screened.xishan.pk}
+    west = bureau_table(user=screened.olga, since=today(), until=today(), region=screened.west.pk)
+    assert west.empty
+    with pytest.raises(NotFound):
+        bureau_table(user=screened.olga, since=today(), until=today(), region=999_999)
+
+
+def test_a_region_with_nothing_to_show_is_refused_not_written_empty(screened: Any, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        build(screened.olga, tmp_path, region=screened.west.pk)
+    assert refused.value.code == "nothing_to_export"
+    assert not (tmp_path / "bureau.xlsx").exists()
+
+
+def test_only_campaigns_that_opened_in_the_period_count(screened: Any) -> None:
+    later = bureau_table(user=screened.olga, since=today() + dt.timedelta(days=1), until=today() + dt.timedelta(days=9))
+    assert later.empty
+    Campaign.objects.filter(school=screened.dongshan).update(opens_at=timezone.now() - dt.timedelta(days=40))
+    assert bureau_table(user=screened.olga, since=today() - dt.timedelta(days=30), until=today()).empty
+
+
+@pytest.mark.parametrize("who", ["alice", "carol", "diana", "lily", "nobody", "hamlet"])
+def test_staff_liaisons_and_students_are_refused(cast: Any, tmp_path: Path, who: str) -> None:
+    user = getattr(cast, who)
+    if isinstance(user, Student):
+        from screening.directory.services import student_user_ensure
+
+        user = student_user_ensure(student=user)
+    with pytest.raises(NotAllowed):
+        bureau_table(user=user, since=today(), until=today())
+    with pytest.raises(NotAllowed):
+        build(user, tmp_path)
+    assert not AuditEvent.objects.filter(object_type="exports.bureau_aggregate").exists()
+
+
+@pytest.mark.parametrize("params", [{"since": "yesterday"}, {"until": None}, {"region": "east"},
+                                    {"since": "2026-02-02", "until": "2026-02-01"}])
+def test_bad_parameters_are_refused(cast: Any, tmp_path: Path, params: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInput):
+        build(cast.olga, tmp_path, **params)
+
+
+# --- what may leave, without the database --------------------------------------------------------
+
+
+def table_of(rows: list[list[int]]) -> pd.DataFrame:
+    """A bureau_table-shaped frame from rows of (red, orange, yellow, green, not screened)."""
+    parts = pd.DataFrame(rows, columns=list(PARTS))
+    labels = pd.DataFrame({"school_id": range(len(rows)), "region": "东区",
+                           "school": [f"school {k}" for k in range(len(rows))], "grade": 7})
+    return pd.concat([labels, parts], axis=1)
+
+
+def cells(frame: pd.DataFrame, row: int, *columns: str) -> list[Any]:
+    return [frame.at[row, column] for column in columns]
+
+
+def test_screened_and_rates_are_shown_only_where_the_shown_counts_give_them() -> None:
+    published = bureau_published(table_of([
+        [0, 0, 6, 30, 0],   # nothing small: everything shown
+        [2, 0, 6, 30, 8],   # red small, protected by not-screened: screened is not given by shown cells
+        [3, 0, 6, 30, 2],   # red and not-screened small
+        [0, 0, 0, 0, 9],    # nobody screened: no flag rate
+    ]), total_label="Total").frame
+    assert list(published.loc[0, "assigned":"flag_rate"]) == [36, 36, 1.0, 0, 0, 6, pytest.approx(6 / 36)]
+    for row in (1, 2):
+        assert published.loc[row, "red"] == PRIMARY_MARK
+        assert cells(published, row, "screened", "completion_rate", "flag_rate") == [COMPLEMENT_MARK] * 3
+    assert cells(published, 3, "screened", "completion_rate", "flag_rate") == [0, 0.0, None]
+    total = published.iloc[-1]
+    assert (total["school"], total["grade"], total["red"], total["screened"]) == ("Total", None, 5, 113)
+    assert total["flag_rate"] == pytest.approx(23 / 113)
+
+
+def test_screened_is_shown_when_assigned_and_not_screened_give_it_though_tiers_are_withheld() -> None:
+    published = bureau_published(table_of([
+        [0, 0, 6, 30, 0],
+        [2, 0, 6, 30, 8],   # red small, yellow and green withheld with it; not screened shown
+        [2, 0, 6, 3, 40],   # red and green small
+        [0, 0, 0, 0, 9],
+    ])).frame
+    assert cells(published, 1, "red", "screened", "completion_rate") == [PRIMARY_MARK, 38, pytest.approx(38 / 46)]
+    assert cells(published, 2, "red", "screened") == [PRIMARY_MARK, 11]
+    assert cells(published, 1, "flag_rate") == cells(published, 2, "flag_rate") == [COMPLEMENT_MARK]
+
+
+def test_no_shown_figure_is_a_count_from_one_to_four() -> None:
+    rng = np.random.default_rng(7)
+    rows = np.column_stack([rng.poisson(lam, 40) for lam in (1, 2, 6, 60, 4)]).tolist()
+    publication = bureau_published(table_of(rows))
+    frame = publication.frame
+    for column in ("assigned", "screened", "red", "orange", "yellow"):
+        shown = [v for v in frame[column] if not isinstance(v, str)]
+        assert all(v == 0 or v >= 5 for v in shown), column
+    assert_safe(publication.suppression, also_non_negative_only=False)
