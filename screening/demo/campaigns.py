@@ -41,6 +41,7 @@ def seed(*, keep_pending: list[Student]) -> list[tuple[Campaign, int]]:
             actor=head, school=junior, name=JUNIOR_CAMPAIGN,
             instruments=["phqa", "gad7", "asq"], opens_at=now - dt.timedelta(days=1), closes_at=now + dt.timedelta(days=21),
             target_classes=SchoolClass.objects.filter(school=junior, school_year=year, grade=7),
+            asks_research_use=True,  # separate, optional: see screening.demo.exports for the extract
         )
     if campaign.status == Campaign.Status.DRAFT and campaign.closes_at > now:
         services.campaign_launch(actor=head, campaign=campaign)
@@ -86,9 +87,16 @@ def _answer_some(campaign: Campaign, *, skip: set[int]) -> None:
         if assignment.guardian != Assignment.Guardian.GRANTED:
             consent.paper_consent_record(actor=counsellor, assignment=assignment, decision="granted",
                                          note="纸质知情同意书已收回，存于心理中心档案柜（演示数据）")
+        # Three families in four also agree to research use (the guardian on paper, the student in
+        # the questionnaire): those students, and only they, are in the demo research extract.
+        research = campaign.asks_research_use and index % 4 != 3
+        if research:
+            consent.paper_consent_record(actor=counsellor, assignment=assignment, decision="granted", purpose="research",
+                                         note="科研使用同意书已收回（演示数据）")
         user = student_user_ensure(student=assignment.student)
         assignment.refresh_from_db()
-        consent.student_consent_give(actor=user, assignment=assignment, agree=True, language="zh-hans")
+        consent.student_consent_give(actor=user, assignment=assignment, agree=True, language="zh-hans",
+                                     research=research if campaign.asks_research_use else None)
         assignment.refresh_from_db()
         answering.assignment_submit(actor=user, assignment_id=assignment.pk, answers=answers,
                                     idempotency_key=f"demo-{assignment.pk}", language="zh-hans")

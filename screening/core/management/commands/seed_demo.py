@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.test.utils import override_settings
 
-from screening.demo import campaigns, cases, directory, referrals, riskmodel
+from screening.demo import campaigns, cases, directory, exports, referrals, riskmodel
 
 
 class Command(BaseCommand):
@@ -33,6 +33,7 @@ class Command(BaseCommand):
             campaign_rows = campaigns.seed(keep_pending=samples)
             case_counts = cases.seed()
             referral_counts = referrals.seed()
+            export_states = exports.seed()
             links = campaigns.guardian_links(samples)
         base = options["base_url"].rstrip("/")
         w = self.stdout.write
@@ -67,4 +68,7 @@ class Command(BaseCommand):
         w(f"  The counsellors' queue: {base}/cases/   Left unacknowledged, the alert escalates to dh_admin "
           "after 15 minutes and to the partner hospital's liaisons after 30 (the timers run beside the server); "
           f"dh_admin sees escalations and the school's numbers at {base}/cases/escalations/")
+        w(f"Exports ({', '.join(f'{k}: {v}' for k, v in export_states.items())}): {base}/exports/")
+        w("  dh_admin downloads the campaign report, the KPI workbook and a research extract; analyst the bureau "
+          "aggregate (small cells withheld). A counsellor can only export their own school's campaigns.")
         w(f"API docs: {base}/api/docs/")
