@@ -280,11 +280,17 @@ def write_xlsx(ctx: BuildContext, head: list[str], rows: Iterable[Row], total: i
     sheet.set_column(0, 0, 18)
     sheet.set_column(1, len(head) - 1, 11)
     sheet.freeze_panes(1, 0)
-    write_string, write_number = sheet.write_string, sheet.write_number
+    # xlsxwriter's own writers, without the public methods' "A1"-argument wrapper (row and column are
+    # numbers here): the same cells, about half a million calls cheaper at 100,000 rows.
+    write_string, write_number = sheet._write_string, sheet._write_number
     done = 0
     for chunk in chunked(rows, CHUNK):
-        for r, row in enumerate(chunk, start=done + 1):
-            for col, value in enumerate(row):
+        r = done
+        for row in chunk:
+            r += 1
+            col = -1
+            for value in row:
+                col += 1
                 if value is None:
                     continue
                 if isinstance(value, str):
