@@ -15,6 +15,7 @@ hold the data being exported; logs never carry names, answers or scores).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import tempfile
@@ -276,10 +277,10 @@ def export_jobs_expire(*, now: dt.datetime | None = None) -> int:
 def _delete_file(name: str) -> None:
     """Delete a kept file and its job's folder (the folder only where the storage has paths)."""
     default_storage.delete(name)
-    try:
+    # A storage without local paths (object stores) raises NotImplementedError and has no folders
+    # to remove; OSError is a folder already gone or not empty: either way nothing is left to do.
+    with contextlib.suppress(NotImplementedError, OSError):
         Path(default_storage.path(str(PurePosixPath(name).parent))).rmdir()
-    except (NotImplementedError, OSError):
-        pass
 
 
 def export_jobs_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
