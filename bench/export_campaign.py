@@ -198,18 +198,19 @@ def child_exports(work: Path, seed: dict[str, Any], formats: tuple[str, ...], ou
     out.write_text(json.dumps(figures, default=str))
 
 
-# Steps of each builder whose cumulative time the profile sums up: (module file, function, label).
+# Steps of each builder whose cumulative time the profile sums up: (module file, function, label);
+# the campaign report is the package exports/campaign_report/.
 PHASES = {
     "campaign_report_xlsx": [
-        ("campaign_report.py", "report_for", "counts: three grouped queries and pandas (report_for)"),
-        ("campaign_report.py", "write_summary", "Summary sheet with charts"),
-        ("campaign_report.py", "write_class_sheet", "class sheets: their cells (write_class_sheet)"),
-        ("workbook.py", "add_worksheet", "class sheets: add_worksheet (name check, temp file)"),
-        ("campaign_report.py", "stream_answers", "item statistics: reading and tallying every answer set"),
-        ("campaign_report.py", "write_item_sheet", "item statistics: the sheet"),
-        ("campaign_report.py", "write_flagged_sheet", "flagged sheet, all of it (query, frames, audit, cells)"),
+        ("data.py", "report_for", "counts: three grouped queries and pandas (report_for)"),
+        ("__init__.py", "write_summary", "Summary sheet with charts"),
+        ("__init__.py", "write_class_sheet", "class sheets: their cells (write_class_sheet)"),
+        ("xlsx.py", "add_small_worksheet", "class sheets: add_small_worksheet (name check; in memory)"),
+        ("items.py", "stream_answers", "item statistics: reading and tallying every answer set"),
+        ("items.py", "write_item_sheet", "item statistics: the sheet"),
+        ("flagged.py", "write_flagged_sheet", "flagged sheet, all of it (query, frames, audit, cells)"),
         ("audit.py", "audit_students", "  of which the audit of each flagged student"),
-        ("campaign_report.py", "write_flag_row", "  of which writing the cells"),
+        ("flagged.py", "write_flag_row", "  of which writing the cells"),
         ("workbook.py", "_store_workbook", "Workbook.close: assembling the sheets, zipping, temp files"),
     ],
     "research_extract_xlsx": [

@@ -207,7 +207,7 @@ def test_flagged_students_are_listed_by_need_and_each_read_is_audited(cast, scre
 
 
 def test_rows_are_streamed_in_chunks_and_none_is_lost(cast, screening, tmp_path, monkeypatch):
-    monkeypatch.setattr(campaign_report, "CHUNK", 2)
+    monkeypatch.setattr(campaign_report.data, "CHUNK", 2)
     book, ctx = build(cast.diana, screening.campaign, tmp_path)
 
     _top, _headers, rows = table(book[FLAGGED], "Student number")
