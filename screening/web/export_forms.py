@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from exports.kinds import FORMATS, MAX_PURPOSE, MAX_RECIPIENT
 from exports.models import ExportJob
 from screening.campaigns.models import Campaign
+from screening.core.audit import audit_refused
 from screening.directory.models import Region, School
 
 DEFAULT_PERIOD = dt.timedelta(days=90)
@@ -32,11 +34,19 @@ class ExportForm(forms.Form):
     kind: str = ""
     request_key = forms.CharField(widget=forms.HiddenInput, max_length=100, required=False)
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, actor: Any = None, **kwargs: Any):
+        self.actor = actor
         kwargs.setdefault("auto_id", f"{self.kind}-%s")
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial.setdefault("request_key", uuid.uuid4().hex)
+
+    def unavailable(self) -> str:
+        """Why there is nothing to request yet (shown instead of the form), or ""."""
+        field = self.fields.get("campaign")
+        if isinstance(field, forms.ModelChoiceField) and field.queryset is not None and not field.queryset.exists():
+            return str(_("There is no campaign you can export yet."))
+        return ""
 
     def params(self) -> dict[str, Any]:
         """The export's parameters, as ``exports.kinds`` names them (call after ``is_valid``)."""
@@ -52,20 +62,41 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class CampaignChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+class ScopedChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    """A choice among the rows the form offers its user (``actor``). A sent id outside them is
+    refused as "not a valid choice"; if the row exists and the user may not see it at all, the
+    attempt goes into the audit log, as the API's scoped fields do (exports.kinds)."""
+
+    actor: Any = None
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            model = self.queryset.model  # type: ignore[union-attr]
+            try:
+                visible = model.objects.visible_to(self.actor).filter(pk=value).exists()
+            except (ValueError, TypeError, ValidationError):
+                visible = True  # not an id at all: nothing to log
+            if not visible:
+                audit_refused(actor=self.actor, model=model, pk=value)
+            raise
+
+
+class CampaignChoiceField(ScopedChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         return f"{obj.name} · {obj.school.name} · {timezone.localtime(obj.opens_at):%Y-%m-%d}"
 
 
-class NamedChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+class NamedChoiceField(ScopedChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         return str(obj.name)
 
 
-def _choices(form: forms.Form, name: str, queryset: QuerySet[Any]) -> None:
+def _choices(form: ExportForm, name: str, queryset: QuerySet[Any]) -> None:
     field = form.fields[name]
-    assert isinstance(field, forms.ModelChoiceField)
-    field.queryset = queryset
+    assert isinstance(field, ScopedChoiceField)
+    field.queryset, field.actor = queryset, form.actor
 
 
 class CampaignReportForm(ExportForm):
@@ -96,7 +127,8 @@ class KpiForm(PeriodForm):
     """KPIs of a school, or (analysts) of a region or all of theirs."""
 
     kind = ExportJob.Kind.KPIS
-    school = NamedChoiceField(label=_("School"), queryset=School.objects.none(), required=False)
+    school = NamedChoiceField(label=_("School"), queryset=School.objects.none(), required=False,
+                              empty_label=_("None: the region's figures"))
     region = NamedChoiceField(label=_("Region"), queryset=Region.objects.none(), required=False,
                               empty_label=_("All my regions"))
 

@@ -85,13 +85,13 @@ def _form(request: HttpRequest, kind: str, data: Any = None) -> ExportForm:
     """The kind's form, with the choices this user has."""
     p = principal_of(request.user)
     if kind == ExportJob.Kind.CAMPAIGN_REPORT:
-        return CampaignReportForm(data, campaigns=_campaigns(request, p.staff_school_ids))
+        return CampaignReportForm(data, actor=request.user, campaigns=_campaigns(request, p.staff_school_ids))
     if kind == ExportJob.Kind.KPIS:
         regions = _regions(request) if p.region_paths else Region.objects.none()
-        return KpiForm(data, schools=_kpi_schools(request), regions=regions)
+        return KpiForm(data, actor=request.user, schools=_kpi_schools(request), regions=regions)
     if kind == ExportJob.Kind.BUREAU_AGGREGATE:
-        return BureauForm(data, regions=_regions(request))
-    return ResearchForm(data, campaigns=_campaigns(request, p.admin_school_ids))
+        return BureauForm(data, actor=request.user, regions=_regions(request))
+    return ResearchForm(data, actor=request.user, campaigns=_campaigns(request, p.admin_school_ids))
 
 
 # --- the rows ----------------------------------------------------------------------------------

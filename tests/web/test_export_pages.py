@@ -59,7 +59,7 @@ def forms_on(html: str) -> set[str]:
     ("carol", {"campaign_report"}),
     ("olga", {"kpis", "bureau_aggregate"}),
 ])
-def test_each_role_is_offered_the_exports_it_may_request(cast, client, who, kinds):
+def test_each_role_is_offered_the_exports_it_may_request(cast, client, campaign, who, kinds):
     response = sign_in(client, getattr(cast, who)).get(PAGE)
     assert response.status_code == 200
     html = response.content.decode()
@@ -76,6 +76,21 @@ def test_people_who_may_not_export_are_refused_and_not_shown_the_link(cast, clie
 
 def test_a_student_is_refused(cast, client):
     assert sign_in(client, student_user_ensure(student=cast.hamlet)).get(PAGE).status_code == 403
+
+
+def test_with_no_campaign_to_export_the_section_says_so_instead_of_an_empty_form(cast, client):
+    html = sign_in(client, cast.alice).get(PAGE).content.decode()
+    assert forms_on(html) == set()
+    assert 'id="request-campaign_report"' in html and "There is no campaign you can export yet." in html
+    html = sign_in(client, cast.alice, "zh-hans").get(PAGE).content.decode()
+    assert "还没有可以导出的筛查活动。" in html
+
+
+def test_an_analysts_kpi_form_names_the_empty_school_choice_in_their_language(cast, client):
+    html = sign_in(client, cast.olga, "zh-hans").get(PAGE).content.decode()
+    school = re.search(r'<select name="school"[^>]*>(.*?)</select>', html, re.S)
+    assert school is not None
+    assert '<option value="" selected>不选（按地区统计）</option>' in school.group(1)
 
 
 def test_the_campaign_form_offers_only_the_users_schools_campaigns(cast, client, campaign):
@@ -140,6 +155,24 @@ def test_a_research_request_without_a_purpose_goes_back_with_the_field_marked(ca
     assert response.status_code == 400
     assert 'id="research_extract-purpose-error"' in response.content.decode()
     assert not ExportJob.objects.exists()
+
+
+def test_another_schools_campaign_sent_through_the_form_is_refused_and_the_attempt_logged(cast, client, campaign):
+    own = launched_campaign(cast, cast.xishan)
+    sign_in(client, cast.bob)
+    response = client.post(reverse("web:export-request", args=["campaign_report"]), {"campaign": campaign.pk})
+    assert response.status_code == 400
+    assert cast.dongshan.name not in response.content.decode()
+    assert not ExportJob.objects.exists()
+    denied = AuditEvent.objects.filter(actor_id=cast.bob.pk, action="denied", object_type="campaigns.Campaign")
+    assert list(denied.values_list("object_id", flat=True)) == [str(campaign.pk)]
+    # a campaign of their own school not offered (a draft) or an id of nothing: refused, nothing logged
+    own.status = own.Status.DRAFT
+    own.save(update_fields=["status"])
+    for value in (own.pk, 999_999, "x"):
+        assert client.post(reverse("web:export-request", args=["campaign_report"]),
+                           {"campaign": value}).status_code == 400
+    assert denied.count() == 1
 
 
 def test_a_bad_period_is_refused_on_its_field(cast, client):
