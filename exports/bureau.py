@@ -40,7 +40,14 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from exports.build import BuildContext
-from exports.suppression import COMPLEMENT_MARK, THRESHOLD, Suppression, derived_suppressed, primary_mark, protect
+from exports.suppression import (
+    COMPLEMENT_MARK,
+    THRESHOLD,
+    Suppression,
+    derived_suppressed,
+    primary_mark,
+    protect_or_withhold_all,
+)
 from screening.campaigns.models import Assignment, Campaign
 from screening.core.access import BUREAU_ANALYST, principal_of
 from screening.core.audit import Action, audit_record
@@ -169,7 +176,7 @@ def bureau_published(table: pd.DataFrame, *, threshold: int = THRESHOLD, total_l
     """``table`` (from :func:`bureau_table`) as it may be shown: the parts of each row protected
     together with the row totals (students assigned) and the totals row; screened, the flagged
     count and the rates shown only where the shown counts determine them and they are not small."""
-    suppression = protect(table[list(PARTS)].reset_index(drop=True), threshold=threshold)
+    suppression = protect_or_withhold_all(table[list(PARTS)].reset_index(drop=True), threshold=threshold)
     values, shown = suppression.values, ~suppression.suppressed
     part = {name: k for k, name in enumerate(PARTS)}
     assigned = len(PARTS)  # the row totals' column
@@ -391,6 +398,9 @@ def _notes(*, since: dt.date, until: dt.date, region: str, publication: Publicat
         _("The totals row is protected in the same way. Method: threshold rule with complementary "
           "suppression, every withheld count keeping a range of possible values (Hundepool et al., "
           "Statistical Disclosure Control, 2012, chapter 4; the τ-ARGUS manual)."),
+        _("Too few students in this selection to show any count without pointing at some of them: every "
+          "count and total is withheld (“%(x)s”). Choose a longer period or a larger region.") % marks
+        if publication.suppression.whole else
         _("Withheld: %(small)s counts under %(threshold)s, and %(protecting)s counts to protect them.")
         % {"small": small, "threshold": threshold, "protecting": protecting},
         _("This file holds no names, student numbers or ids. Tiers describe risk and need for follow-up, "

@@ -45,8 +45,11 @@ two-way tables: Kelly, Golden & Assad 1992; Castro 2006, τ-ARGUS "network"):
 3. Repeat 2 until a whole pass adds nothing (suppression only grows, so this ends).
 
 A cycle always exists: a cell, its row total, its column total and the grand total move together;
-so the search fails only for tables the bounds pin down whatever is withheld, and then
-:class:`Unprotectable` is raised rather than a table published unsafely. The cycle is searched
+so the search fails only for tables the bounds pin down whatever is withheld (one row of four
+ones whose total is 4: each "<5" is at least 1, so each is exactly 1), and then
+:class:`Unprotectable` is raised rather than a table published unsafely. Such a table can only be
+published with every count and total withheld as "x", zeros too, so that nothing is known of any
+of them but that it is not negative (:func:`protect_or_withhold_all`). The cycle is searched
 over the smaller of rows and columns (a column-to-column graph whose steps go through one row), so
 a table of a thousand school-grade rows by a handful of measures is protected in well under a
 second.
@@ -92,6 +95,7 @@ class Suppression:
     index: pd.Index
     columns: pd.Index
     threshold: int = THRESHOLD
+    whole: bool = False  # every count withheld: the table could not be protected cell by cell
 
     @property
     def suppressed(self) -> np.ndarray:
@@ -165,6 +169,25 @@ def protect(counts: pd.DataFrame | np.ndarray, *, threshold: int = THRESHOLD) ->
         values=values, primary=primary, complementary=complementary.T if flip else complementary,
         index=frame.index, columns=frame.columns, threshold=threshold,
     )
+
+
+def withhold_all(counts: pd.DataFrame | np.ndarray, *, threshold: int = THRESHOLD) -> Suppression:
+    """Every count and total withheld as "x", zeros included: an attacker learns only that each is
+    not negative, so none can be worked out (the fallback for an :class:`Unprotectable` table)."""
+    frame = pd.DataFrame(counts)
+    values = with_totals(_checked(frame))
+    return Suppression(
+        values=values, primary=np.zeros(values.shape, dtype=bool), complementary=np.ones(values.shape, dtype=bool),
+        index=frame.index, columns=frame.columns, threshold=threshold, whole=True,
+    )
+
+
+def protect_or_withhold_all(counts: pd.DataFrame | np.ndarray, *, threshold: int = THRESHOLD) -> Suppression:
+    """:func:`protect`, or, for a table it cannot protect, :func:`withhold_all`."""
+    try:
+        return protect(counts, threshold=threshold)
+    except Unprotectable:
+        return withhold_all(counts, threshold=threshold)
 
 
 def _checked(frame: pd.DataFrame) -> np.ndarray:

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from django.utils import timezone, translation
 from openpyxl import load_workbook
-from test_suppression import assert_safe
+from test_suppression import assert_safe, recovered
 
 from exports.build import BuildContext
 from exports.bureau import PARTS, build_bureau_aggregate, bureau_published, bureau_table
@@ -245,3 +245,37 @@ def test_no_shown_figure_is_a_count_from_one_to_four() -> None:
         shown = [v for v in frame[column] if not isinstance(v, str)]
         assert all(v == 0 or v >= 5 for v in shown), column
     assert_safe(publication.suppression, also_non_negative_only=False)
+
+
+def test_a_table_too_small_to_protect_cell_by_cell_is_published_with_every_count_withheld() -> None:
+    """One school, one grade, four students, one in each part: each "<5" is at least 1 and the four
+    make the total of 4, so any cell-by-cell suppression gives each one back. Everything is "x"."""
+    publication = bureau_published(table_of([[1, 1, 1, 1, 0]]), total_label="Total")
+    assert publication.suppression.whole
+    frame = publication.frame
+    for row in range(len(frame)):
+        figures = list(frame.loc[row, "assigned":"flag_rate"])
+        assert figures == [COMPLEMENT_MARK] * len(figures), figures
+    values, hidden = publication.suppression.values, publication.suppression.suppressed
+    assert hidden.all()
+    assert recovered(values, hidden, np.zeros(values.shape), np.full(values.shape, np.inf)) == []
+
+
+def test_the_notes_say_when_every_count_had_to_be_withheld(cast: Any, tmp_path: Path) -> None:
+    """In the database: a class of four at Dongshan, one student at each tier, is the whole table."""
+    class_9 = SchoolClass.objects.create(school=cast.dongshan, school_year=current_school_year(), grade=9,
+                                         name="初三(1)班")
+    students = [make_student(class_9, f"D9{k:03d}", f"九年级学生{k:02d}", 14) for k in range(4)]
+    campaign = campaign_open(cast, school=cast.dongshan, classes=[class_9])
+    for student, tier in zip(students, ("red", "orange", "yellow", "green"), strict=True):
+        flag(cast, student, tier, campaign)
+    path, _calls, ctx = build(cast.olga, tmp_path)
+    rows = sheet_rows(path)
+    assert list(rows[0]) == HEADERS
+    shown = [row for row in rows[1:] if any(row)]
+    assert [row[1:3] for row in shown] == [(cast.dongshan.name_en, 9), ("Total", None)]
+    for row in shown:
+        assert list(row[3:]) == [COMPLEMENT_MARK] * (len(HEADERS) - 3), row
+    notes = "\n".join(str(row[0]) for row in sheet_rows(path, 1))
+    assert "every count and total is withheld" in notes
+    assert ctx.detail["withheld_small"] == 0 and ctx.detail["withheld_to_protect"] > 0

@@ -21,9 +21,11 @@ from exports.suppression import (
     PRIMARY_MARK,
     THRESHOLD,
     Suppression,
+    Unprotectable,
     derived_suppressed,
     primary_mask,
     protect,
+    protect_or_withhold_all,
     with_totals,
 )
 
@@ -148,7 +150,32 @@ def table_strategy() -> st.SearchStrategy[np.ndarray]:
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(table_strategy())
 def test_no_withheld_cell_of_a_random_table_can_be_worked_out(table: np.ndarray) -> None:
-    assert_safe(protect(table), also_non_negative_only=False)
+    try:
+        result = protect(table)
+    except Unprotectable:
+        assert_rightly_unprotectable(table)
+        return
+    assert_safe(result, also_non_negative_only=False)
+
+
+def assert_rightly_unprotectable(table: np.ndarray) -> None:
+    """protect() gave up: then even withholding every non-zero count and total, with what the marks
+    tell, leaves some cell pinned; and the fallback, everything withheld as "x", leaves none."""
+    values = with_totals(table)
+    everything_small_or_not = values > 0
+    assert recovered(values, everything_small_or_not, *known_bounds(values, primary_mask(values))) != []
+    fallback = protect_or_withhold_all(table)
+    assert fallback.whole and fallback.suppressed.all() and not fallback.primary.any()
+    assert set(fallback.marks().ravel()) == {COMPLEMENT_MARK}
+    assert recovered(values, fallback.suppressed, np.zeros(values.shape), np.full(values.shape, np.inf)) == []
+
+
+def test_a_row_of_ones_summing_to_a_small_total_cannot_be_protected_cell_by_cell() -> None:
+    """Four "<5" cells, each at least 1, with a total of 4: each is exactly 1, whatever is withheld."""
+    table = np.array([[1, 1, 1, 1]])
+    with pytest.raises(Unprotectable):
+        protect(table)
+    assert_rightly_unprotectable(table)
 
 
 def test_a_table_without_small_cells_is_shown_whole() -> None:
