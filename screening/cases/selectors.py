@@ -5,8 +5,6 @@ a case with its timeline, the escalations a head of centre sees, and the measure
 from __future__ import annotations
 
 import datetime as dt
-import statistics
-from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Case as Choose
@@ -14,6 +12,8 @@ from django.db.models import Count, Exists, F, IntegerField, Min, OuterRef, Q, Q
 from django.utils import timezone
 
 from screening.campaigns.models import CrisisAlert, Result
+from screening.cases import measures
+from screening.cases.measures import FirstContact
 from screening.cases.models import Case, CaseEvent, CaseFlag, Contact, FollowUp
 
 TIER_ORDER = {"red": 0, "orange": 1, "yellow": 2, "green": 3}
@@ -99,22 +99,12 @@ def escalation_list(*, user: Any) -> QuerySet[CaseEvent]:
 
 
 # --- measures ----------------------------------------------------------------------------------------
+# What each measure counts is defined once, in screening.cases.measures (the KPI workbook uses the same
+# functions); these read the rows: the user's, through visible_to, optionally of one school and period.
 
 
-@dataclass(frozen=True)
-class FirstContact:
-    tier: str
-    flags: int
-    contacted: int
-    within_limit: int
-    median_hours: float | None
-
-    @property
-    def share_within(self) -> float | None:
-        return self.within_limit / self.flags if self.flags else None
-
-
-def _between(qs: QuerySet[Any], field: str, since: dt.datetime | None, until: dt.datetime | None) -> QuerySet[Any]:
+def _between(qs: QuerySet[Any], field: str, since: dt.date | None, until: dt.date | None) -> QuerySet[Any]:
+    """Rows whose ``field`` is at or after ``since`` and before ``until`` (either may be None)."""
     if since is not None:
         qs = qs.filter(**{f"{field}__gte": since})
     if until is not None:
@@ -122,69 +112,52 @@ def _between(qs: QuerySet[Any], field: str, since: dt.datetime | None, until: dt
     return qs
 
 
+def _flags(user: Any, school: int | None, since: dt.datetime | None, until: dt.datetime | None) -> QuerySet[CaseFlag]:
+    flags = _between(CaseFlag.objects.visible_to(user), "at", since, until)
+    return flags if school is None else flags.filter(case__school_id=school)
+
+
 def first_contact_measures(*, user: Any, school: int | None = None, since: dt.datetime | None = None,
                            until: dt.datetime | None = None) -> list[FirstContact]:
     """Per tier, over the flags raised in the period: how many, how many were contacted, how many
-    within the first-contact limit, and the median hours from flag to first contact."""
-    flags = _between(CaseFlag.objects.visible_to(user), "at", since, until)
-    if school is not None:
-        flags = flags.filter(case__school_id=school)
-    out = []
-    for tier in ("red", "orange", "yellow"):
-        rows = list(flags.filter(tier=tier).values_list("at", "due_at", "contacted_at"))
-        hours = [(c - a).total_seconds() / 3600 for a, _d, c in rows if c is not None]
-        within = sum(1 for _a, d, c in rows if c is not None and (d is None or c <= d))
-        out.append(FirstContact(tier, len(rows), len(hours), within, round(statistics.median(hours), 2) if hours else None))
-    return out
+    within the first-contact limit, and the median hours from flag to first contact
+    (:func:`screening.cases.measures.first_contact_measures`)."""
+    rows = _flags(user, school, since, until).order_by().values_list(*measures.FIRST_CONTACT_FIELDS)
+    return measures.first_contact_measures(rows)
 
 
 def interview_rate(*, user: Any, school: int | None = None, since: dt.datetime | None = None,
                    until: dt.datetime | None = None) -> dict[str, Any]:
-    """面访率: of the students flagged in the period, the share seen face to face after the flag."""
-    flags = _between(CaseFlag.objects.visible_to(user), "at", since, until)
-    if school is not None:
-        flags = flags.filter(case__school_id=school)
-    first_flag = dict(flags.values("case__student_id").annotate(first=Min("at")).values_list("case__student_id", "first"))
-    contacts = Contact.objects.visible_to(user).filter(
-        student_id__in=list(first_flag), kind=Contact.Kind.STUDENT, method=Contact.Method.FACE_TO_FACE,
-    ).exclude(outcome=Contact.Outcome.COULD_NOT_REACH).values_list("student_id", "at") if first_flag else []
-    seen = {student for student, at in contacts if at >= first_flag[student] - dt.timedelta(days=1)}
-    return {"flagged": len(first_flag), "seen_face_to_face": len(seen),
-            "rate": len(seen) / len(first_flag) if first_flag else None}
+    """面访率: of the students flagged in the period, the share seen face to face after the flag
+    (:func:`screening.cases.measures.interview_rate`); the contacts are those of the flagged
+    students that the user sees."""
+    flags = list(_flags(user, school, since, until).order_by().values_list(*measures.FLAGGED_STUDENT_FIELDS))
+    students = {student for student, _at in flags}
+    contacts = Contact.objects.visible_to(user).filter(student_id__in=students).order_by().values_list(
+        *measures.INTERVIEW_CONTACT_FIELDS) if students else []
+    return measures.interview_rate(flags, contacts)
 
 
 def follow_up_adherence(*, user: Any, school: int | None = None, since: dt.date | None = None,
                         until: dt.date | None = None) -> dict[str, Any]:
-    """Of the follow-ups that fell due in the period (not cancelled), the share done by their day."""
-    qs = FollowUp.objects.visible_to(user).filter(due_on__lte=timezone.localdate()).exclude(status=FollowUp.Status.CANCELLED)
-    if since is not None:
-        qs = qs.filter(due_on__gte=since)
-    if until is not None:
-        qs = qs.filter(due_on__lt=until)
+    """Of the follow-ups that fell due in the period (not cancelled), the share done by their day
+    (:func:`screening.cases.measures.follow_up_adherence`); ``until`` is the first day after it."""
+    qs = _between(FollowUp.objects.visible_to(user), "due_on", since, until)
     if school is not None:
         qs = qs.filter(case__school_id=school)
-    rows = list(qs.values_list("due_on", "status", "done_at"))
-    on_time = sum(1 for due, status, done in rows
-                  if status == FollowUp.Status.DONE and done is not None and timezone.localtime(done).date() <= due)
-    return {"due": len(rows), "on_time": on_time, "rate": on_time / len(rows) if rows else None}
+    return measures.follow_up_adherence(qs.order_by().values_list(*measures.FOLLOW_UP_FIELDS))
 
 
 def alert_acknowledgement(*, user: Any, school: int | None = None, since: dt.datetime | None = None,
                           until: dt.datetime | None = None) -> dict[str, Any]:
     """Red alerts raised in the period: how many, how many acknowledged, how many within the limit
     out of those decided (acknowledged, or past their limit: an alert still in time counts for
-    neither), and the median minutes to acknowledgement."""
+    neither), and the median minutes to acknowledgement
+    (:func:`screening.cases.measures.alert_acknowledgement`)."""
     qs = _between(CrisisAlert.objects.visible_to(user), "created_at", since, until)
     if school is not None:
         qs = qs.filter(school_id=school)
-    rows = list(qs.values_list("created_at", "acknowledged_at", "acknowledge_due_at"))
-    now = timezone.now()
-    minutes = [(a - c).total_seconds() / 60 for c, a, _d in rows if a is not None]
-    within = sum(1 for _c, a, d in rows if a is not None and (d is None or a <= d))
-    decided = sum(1 for _c, a, d in rows if a is not None or (d is not None and d <= now))  # still in time: open
-    return {"alerts": len(rows), "acknowledged": len(minutes), "within_limit": within, "decided": decided,
-            "share_within": within / decided if decided else None,
-            "median_minutes": round(statistics.median(minutes), 1) if minutes else None}
+    return measures.alert_acknowledgement(qs.order_by().values_list(*measures.ALERT_FIELDS))
 
 
 def case_alerts(*, user: Any, case: Case) -> QuerySet[CrisisAlert]:

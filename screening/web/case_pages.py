@@ -312,7 +312,7 @@ def _measures(user: Any, since: dt.datetime) -> dict[str, Any]:
         "first_contact": [{"m": m, "percent": _percent(m.share_within)} for m in first],
         "interviews": {**interviews, "percent": _percent(interviews["rate"])},
         "adherence": {**adherence, "percent": _percent(adherence["rate"])},
-        "alerts": {**alerts, "percent": _percent(alerts["within_limit"] / alerts["alerts"] if alerts["alerts"] else None)},
+        "alerts": {**alerts, "percent": _percent(alerts["share_within"])},  # within ÷ decided, as defined
     }
 
 

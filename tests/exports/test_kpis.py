@@ -1,6 +1,7 @@
 """Programme KPIs over two terms of known data at Dongshan (and a little at Xishan): exact values for
-the head of centre, the same numbers for the analyst of the region once nothing is suppressed,
-suppression by default, refusals for everyone else; and the workbook read back with openpyxl."""
+the head of centre, the same rows and numbers for the analyst of the region once nothing is
+suppressed and the same numbers as the workspace's measures, suppression by default, refusals for
+everyone else; and the workbook read back with openpyxl."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ import pytest
 import time_machine
 from django.utils import timezone, translation
 
-from exports import kpis
 from exports.build import BuildContext
-from exports.kpis import GROUPS, KPI_KEYS, KPIS, Kpi, build_kpi_workbook, programme_kpis, terms_between
+from exports.kpis import GROUPS, KPI_KEYS, KPIS, Kpi, build_kpi_workbook, kpi_scope, programme_kpis, terms_between
+from exports.kpis import report as kpi_report
+from exports.kpis.scope import scope_values
 from screening.campaigns.models import CrisisAlert
+from screening.cases import measures, selectors
+from screening.cases.models import CaseFlag, Contact, FollowUp
 from screening.cases.services import work
 from screening.core.errors import InvalidInput, NotAllowed, NotFound
 from screening.core.models import AuditEvent
@@ -195,13 +199,68 @@ def test_a_period_without_activity_has_empty_cells_not_zeros(programme):
 
 
 def test_analyst_sees_the_same_numbers_through_aggregates_when_nothing_is_small(programme, monkeypatch):
-    monkeypatch.setattr(kpis, "SMALL_CELL", 1)
+    monkeypatch.setattr(kpi_report, "SMALL_CELL", 1)
     head = programme_kpis(user=programme.diana, school=programme.dongshan.pk, region=None, **YEAR)
     for asked in ({"school": programme.dongshan.pk, "region": None}, {"school": None, "region": programme.east.pk},
                   {"school": None, "region": None}):
         frame = programme_kpis(user=programme.olga, **asked, **YEAR)
         assert frame.attrs["aggregate_only"] is True
         assert cells(frame) == cells(head), asked
+
+
+# The casework rows each measure reads in a term: (model, fields, filters).
+def casework_reads(term: Any) -> list[tuple[Any, tuple[str, ...], dict[str, Any]]]:
+    in_term = {"at__gte": term.start, "at__lt": term.end}
+    return [(CaseFlag, measures.FIRST_CONTACT_FIELDS, in_term), (CaseFlag, measures.FLAGGED_STUDENT_FIELDS, in_term),
+            (Contact, measures.INTERVIEW_CONTACT_FIELDS, {}),
+            (FollowUp, measures.FOLLOW_UP_FIELDS, {"due_on__gte": term.since, "due_on__lte": term.until}),
+            (CrisisAlert, measures.ALERT_FIELDS, {"created_at__gte": term.start, "created_at__lt": term.end})]
+
+
+def test_head_of_centre_and_analyst_read_the_same_casework_rows(programme):
+    """The casework KPIs share one definition (screening.cases.measures), so the two scopes can only
+    differ in the rows they read: through visible_to for the head, through the schools for the analyst."""
+    head = kpi_scope(user=programme.diana, school=programme.dongshan.pk, region=None)
+    analyst = kpi_scope(user=programme.olga, school=programme.dongshan.pk, region=None)
+    assert (head.aggregate_only, analyst.aggregate_only) == (False, True)
+    read: dict[Any, int] = {}
+    for term in terms_between(**YEAR):
+        for model, fields, filters in casework_reads(term):
+            rows = sorted(scope_values(head, model, fields, **filters), key=repr)
+            assert sorted(scope_values(analyst, model, fields, **filters), key=repr) == rows, (term.key, model, fields)
+            read[fields] = read.get(fields, 0) + len(rows)
+    assert all(read.values()), read  # the story has rows of each kind (not one read compared nothing)
+
+
+def workspace_cells(user: Any, school: int, term: Any) -> dict[str, tuple[Any, Any, Any]]:
+    """The workspace's measures (the selectors behind /api/v1/kpis/ and the pages) over a term's days,
+    as (value, numerator, denominator) like the workbook's cells."""
+    window = {"user": user, "school": school, "since": term.start, "until": term.end}
+    got: dict[str, tuple[Any, Any, Any]] = {}
+    for m in selectors.first_contact_measures(**window):
+        got[f"first_contact_hours_{m.tier}"] = (m.median_hours, m.contacted, m.flags)
+        got[f"first_contact_within_{m.tier}"] = (m.share_within, m.within_limit, m.flags)
+    interviews = selectors.interview_rate(**window)
+    adherence = selectors.follow_up_adherence(user=user, school=school, since=term.since,
+                                              until=term.until + dt.timedelta(days=1))
+    alerts = selectors.alert_acknowledgement(**window)
+    got["interview_rate"] = (interviews["rate"], interviews["seen_face_to_face"], interviews["flagged"])
+    got["follow_up_adherence"] = (adherence["rate"], adherence["on_time"], adherence["due"])
+    got["alert_ack_minutes"] = (alerts["median_minutes"], alerts["acknowledged"], alerts["alerts"])
+    got["alert_ack_within"] = (alerts["share_within"], alerts["within_limit"], alerts["decided"])
+    return got
+
+
+def test_the_workspace_measures_and_the_workbook_agree_for_both_scopes(programme, monkeypatch):
+    monkeypatch.setattr(kpi_report, "SMALL_CELL", 1)
+    head = cells(programme_kpis(user=programme.diana, school=programme.dongshan.pk, region=None, **YEAR))
+    analyst = cells(programme_kpis(user=programme.olga, school=programme.dongshan.pk, region=None, **YEAR))
+    for index, term in enumerate(terms_between(**YEAR)):
+        workspace = workspace_cells(programme.diana, programme.dongshan.pk, term)
+        assert set(workspace) < set(KPI_KEYS)
+        for key, value in workspace.items():
+            assert head[key][index] == analyst[key][index] == value, (term.key, key)
+            assert value == EXPECTED[key][index], (term.key, key)
 
 
 def test_analyst_small_cells_are_suppressed(programme):
@@ -217,7 +276,7 @@ def test_analyst_small_cells_are_suppressed(programme):
 
 
 def test_analyst_of_another_region_sees_nothing_of_dongshan(programme, monkeypatch, django_user_model):
-    monkeypatch.setattr(kpis, "SMALL_CELL", 1)
+    monkeypatch.setattr(kpi_report, "SMALL_CELL", 1)
     with pytest.raises(NotFound):
         programme_kpis(user=programme.olga, school=programme.xishan.pk, region=None, **YEAR)
     with pytest.raises(NotAllowed):
