@@ -57,6 +57,9 @@ class ExportJob(models.Model):
     filename = models.CharField(_("file name"), max_length=120, blank=True)
     content_type = models.CharField(max_length=100, blank=True)
     size = models.BigIntegerField(null=True, blank=True)
+    # What the requester could see when the file was built (screening.core.access.scope_key): the
+    # file is handed over only while that still holds (a membership ended or narrowed: refused).
+    access_key = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(_("requested"), default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

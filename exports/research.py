@@ -36,7 +36,7 @@ from screening.campaigns import rules
 from screening.campaigns.models import Assignment, Campaign, Result, Submission
 from screening.campaigns.services.answering import STEPS
 from screening.core.access import principal_of
-from screening.core.audit import Action, audit_record
+from screening.core.audit import Action, audit_record, audit_students
 from screening.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 
 CHUNK = 2_000  # rows read and written at a time
@@ -191,7 +191,15 @@ def headers(columns: Sequence[InstrumentColumns]) -> list[str]:
 # --- the rows ------------------------------------------------------------------------------------
 
 SUBMISSION_COLUMNS = ("pk", "student__public_id", "student__school_class__grade", "student__gender",
-                      "student__birth_date", "submitted_at", "answers")
+                      "student__birth_date", "submitted_at", "answers", "student_id", "student__school_id")
+
+
+class Exported(NamedTuple):
+    """Whom a row is about, for its audit entry (never written to the file)."""
+
+    pk: int
+    public_id: str
+    school_id: int
 
 
 def research_submissions(*, user: Any, campaign: Campaign) -> Any:
@@ -226,22 +234,33 @@ def _result_rows(user: Any, submissions: Any, columns: Sequence[InstrumentColumn
     return results.iterator(chunk_size=CHUNK)
 
 
-def research_rows(*, user: Any, campaign: Campaign, columns: Sequence[InstrumentColumns]) -> Iterator[Row]:
-    """The extract's rows, streamed (two queries in all, read a chunk at a time)."""
+def research_rows(*, user: Any, campaign: Campaign,
+                  columns: Sequence[InstrumentColumns]) -> Iterator[tuple[Row, Exported]]:
+    """The extract's rows, each with the student it is about, streamed (two queries in all, read a
+    chunk at a time)."""
     submissions = research_submissions(user=user, campaign=campaign).order_by("pk")
     rows = submissions.values_list(*SUBMISSION_COLUMNS)
     tz = timezone.get_current_timezone()
     for sub, found in _with_results(rows.iterator(chunk_size=CHUNK), _result_rows(user, submissions, columns)):
-        _pk, public_id, grade, gender, birth_date, submitted_at, answers = sub
+        _pk, public_id, grade, gender, birth_date, submitted_at, answers, student, school = sub
         answers = answers if isinstance(answers, dict) else {}
         row: Row = [public_id, grade, gender, birth_date.year, submitted_at.astimezone(tz).date().isoformat()]
         for c in columns:
             row += c.cells(answers, found.get(c.code))
-        yield row
+        yield row, Exported(student, public_id, school)
 
 
-def chunked(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
-    chunk: list[Row] = []
+def audited(ctx: BuildContext, rows: Iterable[tuple[Row, Exported]]) -> Iterator[Row]:
+    """The rows, each chunk's students entered in the audit log (an export of each of them) as the
+    chunk is handed to the writer: the log can say whether a student was in an extract, and to whom
+    it went (the extract's own entry, with recipient and purpose, follows)."""
+    for chunk in chunked(rows, CHUNK):
+        audit_students(actor=ctx.user, action=Action.EXPORT, students=[student for _row, student in chunk])
+        yield from (row for row, _student in chunk)
+
+
+def chunked[T](rows: Iterable[T], size: int) -> Iterator[list[T]]:
+    chunk: list[T] = []
     for row in rows:
         chunk.append(row)
         if len(chunk) == size:
@@ -270,9 +289,20 @@ def write_csv(ctx: BuildContext, head: list[str], rows: Iterable[Row], total: in
 def write_xlsx(ctx: BuildContext, head: list[str], rows: Iterable[Row], total: int) -> int:
     """One sheet, constant memory, a frozen and filtered header. Cells hold what they say (no
     formulas, links or numbers made from text; see exports/workbook.py)."""
+    # Constant memory keeps the rows in a temporary file until close(): in the job's own folder
+    # (removed with it), and closed whatever happens, so no item-level rows outlive a failed build.
     book = xlsxwriter.Workbook(str(ctx.path), {
-        "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+        "constant_memory": True, "tmpdir": str(ctx.path.parent),
+        "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
     })
+    try:
+        return _write_sheet(book, ctx, head, rows, total)
+    finally:
+        book.close()
+
+
+def _write_sheet(book: xlsxwriter.Workbook, ctx: BuildContext, head: list[str], rows: Iterable[Row],
+                 total: int) -> int:
     sheet = book.add_worksheet(_("Research extract")[:31])
     bold = book.add_format({"bold": True, "bg_color": "#E8EEF4", "border": 1})
     for col, name in enumerate(head):
@@ -300,7 +330,6 @@ def write_xlsx(ctx: BuildContext, head: list[str], rows: Iterable[Row], total: i
         done += len(chunk)
         ctx.progress(done, total)
     sheet.autofilter(0, 0, max(done, 1), len(head) - 1)
-    book.close()
     return done
 
 
@@ -315,9 +344,10 @@ def build_research_extract(ctx: BuildContext) -> None:
     if total == 0:
         raise Conflict(_("No student's consent covers research use in this campaign."), code="nothing_to_export")
     if request.file_format == "xlsx" and total >= XLSX_MAX_ROWS:
-        raise InvalidInput(fields={"format": [_("Too many rows for Excel; choose CSV.")]})
+        too_many = _("Too many rows for Excel; choose CSV.")
+        raise InvalidInput(too_many, fields={"format": [too_many]})
     ctx.progress(0, total)
-    rows = research_rows(user=ctx.user, campaign=campaign, columns=columns)
+    rows = audited(ctx, research_rows(user=ctx.user, campaign=campaign, columns=columns))
     write = write_xlsx if request.file_format == "xlsx" else write_csv
     written = write(ctx, headers(columns), rows, total)
     audit_record(actor=ctx.user, action=Action.EXPORT, object_type=OBJECT_TYPE, object_id=campaign.pk,

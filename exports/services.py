@@ -183,13 +183,14 @@ def _claim(job_id: int, token: str) -> ExportJob | None:
 
 def _build(job: ExportJob, token: str) -> str:
     spec = KINDS[job.kind]
+    access_key = principal_of(job.requested_by).scope_key  # the reach the file is built with
     try:
         with tempfile.TemporaryDirectory(prefix="xinqiao-export-") as tmp:
             path = Path(tmp) / job.filename
             ctx = BuildContext(user=job.requested_by, params=dict(job.params), path=path,
                                progress=ProgressWriter(job.pk, token))
             import_string(spec.builder)(ctx)
-            return _finish(job, token, path, ctx.detail)
+            return _finish(job, token, path, ctx.detail, access_key)
     except LeaseLost:
         return "lost"
     except DomainError as exc:
@@ -200,7 +201,7 @@ def _build(job: ExportJob, token: str) -> str:
         return _fail(job, token, "export_failed", str(GENERIC_FAILURE))
 
 
-def _finish(job: ExportJob, token: str, path: Path, detail: dict[str, Any]) -> str:
+def _finish(job: ExportJob, token: str, path: Path, detail: dict[str, Any], access_key: str) -> str:
     """Keep the file and mark the job done, if this run still holds it."""
     size = path.stat().st_size  # a builder that wrote nothing fails here, as a crash
     with path.open("rb") as handle:
@@ -209,7 +210,8 @@ def _finish(job: ExportJob, token: str, path: Path, detail: dict[str, Any]) -> s
     try:
         with transaction.atomic():
             done = _holding(job, token).update(
-                status=Status.DONE, file=name, size=size, finished_at=now, progress_done=F("progress_total"),
+                status=Status.DONE, file=name, size=size, access_key=access_key, finished_at=now,
+                progress_done=F("progress_total"),
                 expires_at=now + dt.timedelta(hours=settings.XINQIAO_EXPORT_KEEP_HOURS), locked_until=None)
             if done:
                 audit_record(actor=job.requested_by, action=Action.UPDATE, object_type=OBJECT_TYPE, object_id=job.pk,
@@ -248,6 +250,11 @@ def export_job_download(*, actor: Any, job: ExportJob) -> File:  # type: ignore[
         raise NotFound(_("Not found."))
     if not job.downloadable:
         raise NotFound(_("This export is no longer kept; request it again."), code="export_expired")
+    if job.access_key != principal_of(actor).scope_key:
+        # What the requester may see changed since the file was made (a membership ended, a class
+        # list narrowed): the file may hold what they no longer reach.
+        raise NotFound(_("Your access has changed since this export was made; request it again."),
+                       code="export_access_changed")
     try:
         handle = default_storage.open(job.file, "rb")
     except FileNotFoundError:
@@ -268,8 +275,15 @@ def export_jobs_expire(*, now: dt.datetime | None = None) -> int:
     count = 0
     due = ExportJob.objects.filter(status=Status.DONE, expires_at__lte=now).exclude(file="").only("pk", "file")
     for job in due.iterator():
-        if ExportJob.objects.filter(pk=job.pk, file=job.file).update(file="", deleted_at=now):
+        # The file first, then the row: a delete that fails leaves the row as it was, and the next
+        # run tries again (several workers deleting the same file is harmless; past its time it is
+        # not handed out).
+        try:
             _delete_file(job.file)
+        except Exception:
+            log.exception("export job %s: its file could not be deleted; tried again next run", job.pk)
+            continue
+        if ExportJob.objects.filter(pk=job.pk, file=job.file).update(file="", deleted_at=now):
             count += 1
     return count
 

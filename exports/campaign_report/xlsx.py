@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import xlsxwriter
@@ -80,11 +81,13 @@ class ReportWorkbook(xlsxwriter.Workbook):
 
 def new_workbook(path: Any) -> ReportWorkbook:
     """An xlsx in constant memory; cells hold what they say (see exports/workbook.py: names come
-    from uploaded rosters, and "=..." must never become a formula)."""
+    from uploaded rosters, and "=..." must never become a formula). Its temporary files (the
+    flagged rows until close) go in the file's own folder, the job's, removed with it."""
     return ReportWorkbook(
         str(path),
         {
             "constant_memory": True,
+            "tmpdir": str(Path(path).parent),
             "strings_to_formulas": False,
             "strings_to_urls": False,
             "strings_to_numbers": False,

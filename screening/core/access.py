@@ -9,6 +9,7 @@ nothing. Action rights ("may this user apply a roster") are DRF permission class
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -62,6 +63,18 @@ class Principal:
     hospital_ids: frozenset[int] = frozenset()
     region_paths: tuple[str, ...] = ()
     roles: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def scope_key(self) -> str:
+        """A digest of everything that decides which records this user reaches: equal keys, equal
+        reach. Something made for the user earlier (an export file) is handed over only while the
+        key is unchanged."""
+        reach = (
+            self.platform_admin, self.student_id, sorted(self.admin_school_ids), sorted(self.counsellor_school_ids),
+            sorted((school, sorted(classes)) for school, classes in self.counsellor_class_scopes),
+            sorted(self.hospital_ids), sorted(self.region_paths), sorted(self.roles),
+        )
+        return hashlib.sha256(repr(reach).encode()).hexdigest()
 
     @property
     def counsellor_class_school_ids(self) -> frozenset[int]:

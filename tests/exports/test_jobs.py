@@ -124,6 +124,36 @@ def test_only_the_requester_downloads_and_each_download_is_audited(
     assert refused.exists()  # someone else's job: logged, and answered like a missing one
 
 
+def forget_principal(user: Any) -> None:
+    """principal_of keeps a user's reach on the object for the request; a test changing memberships
+    between requests on the same object drops it."""
+    user.__dict__.pop("_xinqiao_principal", None)
+
+
+@pytest.mark.parametrize("change", ["membership ended", "classes changed"])
+def test_a_file_is_not_handed_over_once_what_its_requester_may_see_changed(
+        cast, api, campaign, tiny_builders, django_capture_on_commit_callbacks, change):
+    from screening.directory.models import Membership
+
+    who = cast.alice if change == "membership ended" else cast.carol
+    job = job_of(request_export(api, who, "campaign_report", {"campaign": campaign.pk},
+                                run=django_capture_on_commit_callbacks))
+    url = f"{URL}{job.public_id}/download/"
+    assert api.as_(who).get(url).status_code == 200
+    membership = Membership.objects.get(user=who, school=cast.dongshan)
+    if change == "membership ended":  # alice moves to Xishan
+        membership.ends_on = timezone.localdate() - dt.timedelta(days=1)
+        membership.save(update_fields=["ends_on"])
+        Membership.objects.create(user=who, role="counsellor", school=cast.xishan)
+    else:  # carol's classes: 7-2 instead of 7-1
+        membership.classes.set([cast.ds_7_2])
+    forget_principal(who)
+    response = api.as_(who).get(url)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "export_access_changed"
+    assert AuditEvent.objects.filter(action="export", object_type="exports.ExportJob").count() == 1
+
+
 def test_the_job_list_holds_only_ones_own_jobs(cast, api, campaign, tiny_builders):
     mine = job_of(request_export(api, cast.diana, "campaign_report", {"campaign": campaign.pk}))
     request_export(api, cast.alice, "campaign_report", {"campaign": campaign.pk})
@@ -323,6 +353,31 @@ def test_a_done_file_is_deleted_after_its_keeping_time(
     assert (shown["status"], shown["expired"], shown["download_url"]) == ("done", True, None)
     gone = api.as_(cast.diana).get(f"{URL}{job.public_id}/download/")
     assert gone.status_code == 404 and gone.json()["error"]["code"] == "export_expired"
+
+
+def test_a_file_whose_delete_fails_is_tried_again_at_the_next_run(
+        cast, api, campaign, tiny_builders, export_storage, time_machine, django_capture_on_commit_callbacks,
+        monkeypatch, caplog):
+    time_machine.move_to(timezone.now(), tick=False)
+    job = job_of(request_export(api, cast.diana, "campaign_report", {"campaign": campaign.pk},
+                                run=django_capture_on_commit_callbacks))
+    kept = export_storage / job.file
+    time_machine.shift(dt.timedelta(hours=django_settings.XINQIAO_EXPORT_KEEP_HOURS, minutes=1))
+    delete_file = services._delete_file
+
+    def unavailable(name: str) -> None:  # the storage (an object store, a network share) is down
+        raise OSError("storage unavailable")
+
+    monkeypatch.setattr(services, "_delete_file", unavailable)
+    with caplog.at_level(logging.ERROR, logger="xinqiao.exports"):
+        assert services.export_jobs_expire() == 0
+    job.refresh_from_db()
+    assert job.file and job.deleted_at is None and kept.exists()  # the row still names the file
+    assert "could not be deleted" in caplog.text
+    monkeypatch.setattr(services, "_delete_file", delete_file)
+    assert services.export_jobs_expire() == 1
+    job.refresh_from_db()
+    assert not job.file and job.deleted_at is not None and not kept.exists()
 
 
 def test_a_job_whose_process_died_is_run_again_once_then_failed(

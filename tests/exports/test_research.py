@@ -237,6 +237,42 @@ def test_the_audit_entry_names_recipient_and_purpose(cast: Cast, screening: Scre
     assert (entry.detail["rows"], entry.detail["campaign"]) == (3, screening.campaign.pk)
 
 
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_each_exported_student_has_an_audit_entry_and_no_one_else(cast: Cast, screening: Screening, tmp_path: Path,
+                                                                  fmt: str) -> None:
+    build(cast.diana, screening.campaign, tmp_path, fmt)
+    exported = AuditEvent.objects.filter(action="export", object_type="directory.Student", actor_username="diana")
+    assert sorted(exported.values_list("student_public_id", flat=True)) == sorted(
+        s.public_id for s in screening.included)
+    assert {e.school_id for e in exported} == {cast.dongshan.pk}
+    assert sorted(exported.values_list("object_id", flat=True)) == sorted(str(s.pk) for s in screening.included)
+
+
+def test_a_build_that_fails_midway_leaves_no_rows_in_a_temporary_file(cast: Cast, screening: Screening,
+                                                                      tmp_path: Path, monkeypatch: Any) -> None:
+    """xlsxwriter keeps the rows in a temporary file until close(): it goes in the job's folder,
+    and is closed (removed) when the build fails, here at the second progress report."""
+    from exports import research
+
+    monkeypatch.setattr(research, "CHUNK", 1)
+    job_folder = tmp_path / "job"
+    job_folder.mkdir()
+    seen: list[list[str]] = []
+
+    def progress(done: int, total: int) -> None:
+        seen.append(sorted(p.name for p in job_folder.iterdir()))
+        if done >= 2:
+            raise RuntimeError("the worker stops here")
+
+    ctx = BuildContext(user=cast.diana, path=job_folder / "extract.xlsx", progress=progress,
+                       params={"campaign": screening.campaign.pk, "format": "xlsx", "recipient": RECIPIENT,
+                               "purpose": PURPOSE})
+    with pytest.raises(RuntimeError):
+        build_research_extract(ctx)
+    assert any(name.startswith("tmp") for name in seen[-1])  # the rows' file was in the job's folder
+    assert not [p.name for p in job_folder.iterdir() if p.name.startswith("tmp")]
+
+
 @pytest.mark.parametrize("missing", ["recipient", "purpose"])
 def test_recipient_and_purpose_are_required(cast: Cast, screening: Screening, tmp_path: Path, missing: str) -> None:
     with pytest.raises(InvalidInput) as refused:
