@@ -42,9 +42,12 @@ PAGE_ERRORS = {**{k: ERRORS[k] for k in (400, 401, 403)},
                404: OpenApiResponse(ErrorSerializer, description="No such page.")}
 PARAMS_HELP = (
     "By kind: campaign_report {\"campaign\": id}; kpis {\"school\": id|null, \"region\": id|null, "
-    "\"since\": \"YYYY-MM-DD\", \"until\": \"YYYY-MM-DD\"} (at most one of school and region; neither: an analyst's "
-    "regions, or the one school a head of centre heads); bureau_aggregate {\"region\": id|null, \"since\", \"until\"}; "
-    "research_extract {\"campaign\": id, \"format\": \"csv\"|\"xlsx\", \"recipient\": text, \"purpose\": text}."
+    "\"since\": \"YYYY-MM-DD\", \"until\": \"YYYY-MM-DD\"} (a head of centre: their school; a bureau analyst: one "
+    "of their own regions as a whole, never a school, null only when they have one, every term counted whole); "
+    "bureau_aggregate {\"region\": id|null, \"school_year\": int, \"term\": \"autumn\"|\"spring\"} (one of the "
+    "analyst's own regions, null only when they have one; one whole term that has started); research_extract "
+    "{\"campaign\": id, \"format\": \"csv\"|\"xlsx\", \"recipient\": text, \"purpose\": text} (a campaign that "
+    "asked for research use)."
 )
 OWN_FIELDS = ("kind", "params")  # request fields; every other field a refusal names is a parameter
 

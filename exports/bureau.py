@@ -1,10 +1,16 @@
-"""The bureau aggregate (issue #8): participation and tiers per school and grade in a bureau
-analyst's regions, with no identifier and small cells withheld.
+"""The bureau aggregate (issue #8): participation and tiers per school and grade in one of a bureau
+analyst's regions over one school term, with no identifier and small cells withheld.
+
+An analyst asks for one of the regions of their own memberships, as a whole, and one whole term
+that has started (``exports.analyst``: the tables an analyst receives form a fixed family, one per
+region and term, because two tables that overlap partially give each other's withheld counts away
+when subtracted; the protection below holds for one table only). The KPI workbook's participation
+figures for an analyst are the totals row of this same publication (``exports.kpis.analyst``).
 
 Three steps, each usable on its own:
 
 1. :func:`bureau_table` counts, per school and grade, the students assigned over the campaigns that
-   opened in the period, how many were screened, and how many reached each tier. It holds small
+   opened in the term, how many were screened, and how many reached each tier. It holds small
    counts: it never leaves the server as it is.
 2. :func:`bureau_published` turns it into what may leave: small counts shown as ``"<5"``, the cells
    that would give them away as ``"x"`` (:mod:`exports.suppression`), rates only where every count
@@ -22,10 +28,10 @@ protection does not cover.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,12 +40,14 @@ import xlsxwriter
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.text import capfirst
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from exports.analyst import SEASONS, analyst_term, own_region
 from exports.build import BuildContext
+from exports.kpis.terms import Term, whole_term
 from exports.suppression import (
     COMPLEMENT_MARK,
     THRESHOLD,
@@ -68,41 +76,61 @@ PROGRESS_EVERY = 500  # rows written between progress reports
 # --- 1. the counts ----------------------------------------------------------------------------------
 
 
-def bureau_table(*, user: Any, since: dt.date, until: dt.date, region: int | None = None) -> pd.DataFrame:
-    """Per school and grade of the schools ``user`` may see (optionally only those in ``region``
-    and the regions under it), over the campaigns that opened from ``since`` to ``until`` (local
-    days, both included): students ``assigned``, ``screened``, per tier (``red`` … ``green``),
-    ``not_screened``, ``completion_rate`` (screened ÷ assigned) and ``flag_rate`` (red, orange and
-    yellow ÷ screened; NaN when none was screened).
+def bureau_table(*, user: Any, region: int | None, school_year: int, season: str) -> pd.DataFrame:
+    """Per school and grade of the schools under ``region``, over the campaigns that opened in the
+    whole term ``season`` ("autumn" or "spring") of ``school_year`` (local days): students
+    ``assigned``, ``screened``, per tier (``red`` … ``green``), ``not_screened``,
+    ``completion_rate`` (screened ÷ assigned) and ``flag_rate`` (red, orange and yellow ÷ screened;
+    NaN when none was screened).
 
-    A student counts once per school and grade, at the highest tier they reached in the period;
-    the grade is that of their current class. Only bureau analysts and platform admins may ask
-    (NotAllowed otherwise); an unknown region is NotFound. The counts are exact and may be small:
-    pass them through :func:`bureau_published` before they leave the server."""
-    _require_analyst(user)
-    schools = _schools_in_scope(user, region)
-    counts = _counts_per_school_grade(_students(schools, since, until))
-    return _labelled(counts, schools)
+    For an analyst, ``region`` must be one of their own regions (``exports.analyst.own_region``;
+    None: their only one) and the term must have started, else InvalidInput: one table of the
+    fixed family, never a part of one. A platform admin may name any region, or None for every
+    school. A student counts once per school and grade, at the highest tier they reached in the
+    term; the grade is that of their current class. Only bureau analysts and platform admins may
+    ask (NotAllowed otherwise). The counts are exact and may be small: pass them through
+    :func:`bureau_published` before they leave the server."""
+    admin = _require_analyst(user)
+    term = whole_term(school_year, season) if admin else analyst_term(school_year, season)
+    schools, place = _schools_in_scope(user, region, admin=admin)
+    table = _labelled(_counts_per_school_grade(_students(schools, term)), schools)
+    table.attrs.update(region=place.pk if place else None, region_name=_place_name(place), term=term)
+    return table
 
 
-def _require_analyst(user: Any) -> None:
+def _require_analyst(user: Any) -> bool:
+    """NotAllowed unless the user is a bureau analyst or a platform admin; True for the latter."""
     principal = principal_of(user)
     if not (principal.platform_admin or BUREAU_ANALYST in principal.roles):
         raise NotAllowed(_("Only bureau analysts may read bureau aggregates."))
+    return principal.platform_admin
 
 
-def _schools_in_scope(user: Any, region: int | None) -> QuerySet[School]:
-    """The schools the user may see (an analyst: their regions), within ``region`` if given."""
+def _schools_in_scope(user: Any, region: int | None, *, admin: bool) -> tuple[QuerySet[School], Region | None]:
+    """The schools under the region's path, as the user may see them, and the region. Always the
+    region's path, never simply ``school_list(user)``: that also holds the schools of a staff
+    membership the analyst may have outside their regions."""
     schools = school_list(user=user)
-    if region is None:
-        return schools
-    place = Region.objects.visible_to(user).filter(pk=region).first()
+    if not admin:
+        place = own_region(user, region)
+    elif region is None:
+        return schools, None
+    else:
+        found = Region.objects.visible_to(user).filter(pk=region).first()
+        if found is None:
+            raise NotFound(_("Not found."))
+        place = found
+    return schools.filter(region__path__startswith=place.path), place
+
+
+def _place_name(place: Region | None) -> str:
     if place is None:
-        raise NotFound(_("Not found."))
-    return schools.filter(region__path__startswith=place.path)
+        return _("all of your regions")
+    english = (get_language() or "").startswith("en")
+    return place.name_en if english and place.name_en else place.name
 
 
-def _students(schools: QuerySet[School], since: dt.date, until: dt.date) -> pd.DataFrame:
+def _students(schools: QuerySet[School], term: Term) -> pd.DataFrame:
     """One row per student, school and grade: ``part``, the student's highest tier or not screened.
 
     An analyst sees no assignment row (screening.core.access.assignments_rule); this reads them
@@ -110,7 +138,7 @@ def _students(schools: QuerySet[School], since: dt.date, until: dt.date) -> pd.D
     student once and does not leave this function."""
     rows = (
         Assignment.objects.filter(campaign__school__in=schools.values("pk"),
-                                  campaign__opens_at__date__range=(since, until))
+                                  campaign__opens_at__date__range=(term.since, term.until))
         .exclude(campaign__status=Campaign.Status.DRAFT)
         .order_by()
         .values_list("campaign__school_id", "student__school_class__grade", "student_id", "submission__tier")
@@ -233,58 +261,51 @@ def _rate_or_mark(numerator: np.ndarray, denominator: np.ndarray, withheld: np.n
 
 
 def build_bureau_aggregate(ctx: BuildContext) -> None:
-    """Write the bureau aggregate for ``ctx.params`` (``region``: id or null for all the analyst's
-    regions; ``since`` and ``until``: "YYYY-MM-DD") to ``ctx.path``: the protected table with its
-    totals row, and a sheet of notes. Audited as one export, with counts only. NotAllowed for
-    anyone but a bureau analyst or platform admin; InvalidInput when no campaign opened then."""
-    since, until, region = _params(ctx.params)
-    table = bureau_table(user=ctx.user, since=since, until=until, region=region)
+    """Write the bureau aggregate for ``ctx.params`` (``region``: id of one of the analyst's own
+    regions, or null for their only one; ``school_year``: the year the school year starts;
+    ``term``: "autumn" or "spring") to ``ctx.path``: the protected table with its totals row, and a
+    sheet of notes. Audited as one export, with counts only. NotAllowed for anyone but a bureau
+    analyst or platform admin; InvalidInput for another region or a term not started (checked
+    again in :func:`bureau_table`: a job's JSON is data), or when no campaign opened then."""
+    region, school_year, season = _params(ctx.params)
+    table = bureau_table(user=ctx.user, region=region, school_year=school_year, season=season)
     if table.empty:
-        raise InvalidInput(_("No campaign opened in this period in these schools."), code="nothing_to_export")
+        raise InvalidInput(_("No campaign opened in this term in these schools."), code="nothing_to_export")
     total = len(table) + 2
     ctx.progress(1, total)
-    publication = bureau_published(table, total_label=_("Total"))
+    publication = bureau_published(table, total_label=pgettext("the totals row of a table of counts", "Total"))
     book = _new_workbook(ctx.path)
-    formats = _formats(book)
-    names = _sheet_names([_("Aggregate"), _("Notes")])
-    _write_table(book.add_worksheet(names[0]), formats, publication, lambda done: ctx.progress(1 + done, total))
-    notes = _notes(since=since, until=until, region=_region_name(ctx.user, region), publication=publication)
-    _write_notes(book.add_worksheet(names[1]), formats, notes)
-    book.close()
-    _audit(ctx, since=since, until=until, region=region, table=table, publication=publication)
+    try:
+        formats = _formats(book)
+        names = _sheet_names([_("Aggregate"), _("Notes")])
+        _write_table(book.add_worksheet(names[0]), formats, publication, lambda done: ctx.progress(1 + done, total))
+        notes = _notes(term=table.attrs["term"], region=table.attrs["region_name"], publication=publication)
+        _write_notes(book.add_worksheet(names[1]), formats, notes)
+    finally:
+        book.close()  # its temporary row files removed, whatever happened
+    _audit(ctx, table=table, publication=publication)
     ctx.progress(total, total)
 
 
-def _params(params: dict[str, Any]) -> tuple[dt.date, dt.date, int | None]:
-    """The period and region of a job's parameters (checked again: a job's JSON is data)."""
-    dates: dict[str, dt.date] = {}
-    for name in ("since", "until"):
-        try:
-            dates[name] = dt.date.fromisoformat(str(params.get(name)))
-        except ValueError:
-            raise InvalidInput(fields={name: [_("Enter a date as YYYY-MM-DD.")]}) from None
-    if dates["since"] > dates["until"]:
-        raise InvalidInput(fields={"until": [_("The last day cannot be before the first.")]})
-    region = params.get("region")
+def _params(params: dict[str, Any]) -> tuple[int | None, int, str]:
+    """The region and term of a job's parameters, their shape checked again (a job's JSON is data)."""
+    region, school_year, season = params.get("region"), params.get("school_year"), params.get("term")
     if region is not None and (isinstance(region, bool) or not isinstance(region, int)):
         raise InvalidInput(fields={"region": [_("Choose a region.")]})
-    return dates["since"], dates["until"], region
+    if isinstance(school_year, bool) or not isinstance(school_year, int):
+        raise InvalidInput(fields={"school_year": [_("Give the year the school year starts in, e.g. 2025.")]})
+    if season not in SEASONS:
+        raise InvalidInput(fields={"term": [_("Choose the autumn or the spring term.")]})
+    return region, school_year, str(season)
 
 
-def _region_name(user: Any, region: int | None) -> str:
-    if region is None:
-        return _("all of your regions")
-    place = Region.objects.visible_to(user).get(pk=region)
-    english = (get_language() or "").startswith("en")
-    return place.name_en if english and place.name_en else place.name
-
-
-def _audit(ctx: BuildContext, *, since: dt.date, until: dt.date, region: int | None, table: pd.DataFrame,
-           publication: Publication) -> None:
+def _audit(ctx: BuildContext, *, table: pd.DataFrame, publication: Publication) -> None:
     """One audit entry for the export, and the same counts on the job's own entry."""
     primary, complementary = publication.withheld
+    term: Term = table.attrs["term"]
     detail = {
-        "region": region, "since": since.isoformat(), "until": until.isoformat(),
+        "region": table.attrs["region"], "school_year": term.school_year, "term": term.season,
+        "since": term.since.isoformat(), "until": term.until.isoformat(),
         "schools": int(table["school_id"].nunique()), "rows": len(table),
         "withheld_small": primary, "withheld_to_protect": complementary,
     }
@@ -309,7 +330,8 @@ def _new_workbook(path: Any) -> Workbook:
     """An xlsx in constant memory whose cells hold what they say: school names come from people,
     and "=..." must never become a formula (see exports/workbook.py)."""
     return xlsxwriter.Workbook(str(path), {
-        "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+        "constant_memory": True, "tmpdir": str(Path(path).parent),  # the job's folder, removed with it
+        "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
     })
 
 
@@ -376,15 +398,15 @@ def _text_width(text: str) -> int:
     return sum(2 if ord(ch) >= 0x2E80 else 1 for ch in text)
 
 
-def _notes(*, since: dt.date, until: dt.date, region: str, publication: Publication) -> list[str]:
+def _notes(*, term: Term, region: str, publication: Publication) -> list[str]:
     """The notes sheet: what was counted, over which period, and how small counts were withheld."""
     small, protecting = publication.withheld
     threshold = publication.suppression.threshold
     marks = {"small": primary_mark(threshold), "x": COMPLEMENT_MARK}
     return [
         _("Bureau aggregate"),
-        _("Campaigns that opened from %(since)s to %(until)s, both days included.")
-        % {"since": since.isoformat(), "until": until.isoformat()},
+        _("Campaigns that opened in the %(term)s term, %(since)s to %(until)s, both days included.")
+        % {"term": term.label, "since": term.since.isoformat(), "until": term.until.isoformat()},
         _("Region: %(region)s.") % {"region": region},
         _("Made on %(date)s.") % {"date": timezone.localdate().isoformat()},
         _("Each student counts once per school and grade, at the highest tier they reached in the period. "
@@ -398,8 +420,8 @@ def _notes(*, since: dt.date, until: dt.date, region: str, publication: Publicat
         _("The totals row is protected in the same way. Method: threshold rule with complementary "
           "suppression, every withheld count keeping a range of possible values (Hundepool et al., "
           "Statistical Disclosure Control, 2012, chapter 4; the τ-ARGUS manual)."),
-        _("Too few students in this selection to show any count without pointing at some of them: every "
-          "count and total is withheld (“%(x)s”). Choose a longer period or a larger region.") % marks
+        _("Too few students in this region and term to show any count without pointing at some of them: "
+          "every count and total is withheld (“%(x)s”).") % marks
         if publication.suppression.whole else
         _("Withheld: %(small)s counts under %(threshold)s, and %(protecting)s counts to protect them.")
         % {"small": small, "threshold": threshold, "protecting": protecting},

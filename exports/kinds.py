@@ -10,9 +10,17 @@ school). A job stores its parameters in their JSON form, which is what builders 
 
 - ``campaign_report``: ``{"campaign": id}``
 - ``kpis``: ``{"school": id | null, "region": id | null, "since": "YYYY-MM-DD", "until": "YYYY-MM-DD"}``;
-  at most one of school and region; both null means all of the analyst's regions
-- ``bureau_aggregate``: ``{"region": id | null, "since", "until"}``; null means all of the analyst's regions
-- ``research_extract``: ``{"campaign": id, "format": "csv" | "xlsx", "recipient": str, "purpose": str}``
+  at most one of school and region. A head of centre names their school (or neither, when they
+  head one). A bureau analyst gets one of their own regions (``region``; null, and stored as the id,
+  when they have only one), never a school, and every term the period touches counted whole
+- ``bureau_aggregate``: ``{"region": id | null, "school_year": int, "term": "autumn" | "spring"}``;
+  one of the analyst's own regions (null, and stored as the id, when they have only one) and one
+  whole term that has started; ``since``/``until`` are refused
+- ``research_extract``: ``{"campaign": id, "format": "csv" | "xlsx", "recipient": str, "purpose": str}``;
+  only a campaign that asked for research use
+
+Why an analyst gets only whole regions of their own and whole terms: ``exports.analyst`` (two
+tables that overlap partially give each other's withheld counts away when subtracted).
 
 Builders are named by dotted path and imported when a job runs, so this module never imports them.
 """
@@ -30,11 +38,13 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from exports.analyst import FIRST_SCHOOL_YEAR, analyst_term, own_region, whole_started_terms
+from exports.kpis.terms import AUTUMN, SPRING, terms_between
 from exports.models import ExportJob
 from screening.campaigns.models import Campaign
 from screening.core.access import Principal, principal_of
 from screening.core.audit import audit_refused
-from screening.core.errors import NotAllowed
+from screening.core.errors import InvalidInput, NotAllowed
 from screening.directory.models import Region, School
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -67,14 +77,12 @@ def _principal(serializer: serializers.Serializer) -> Principal:  # type: ignore
     return principal_of(serializer.context.get("user"))
 
 
-def covers_region(p: Principal, region: Region) -> bool:
-    """Is ``region`` one of the analyst's regions, or inside one?"""
-    return any(region.path.startswith(path) for path in p.region_paths)
-
-
-def covers_school_region(p: Principal, school: School) -> bool:
-    """Is ``school`` in one of the analyst's regions?"""
-    return covers_region(p, school.region)
+def _own_region(serializer: serializers.Serializer, region: Region | None) -> Region:  # type: ignore[type-arg]
+    """One of the analyst's own regions, as a whole (``exports.analyst.own_region``), or a field error."""
+    try:
+        return own_region(serializer.context.get("user"), region)
+    except InvalidInput as exc:
+        raise serializers.ValidationError(exc.fields) from None
 
 
 # --- parameters --------------------------------------------------------------------------------
@@ -109,8 +117,11 @@ class PeriodParams(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class KpiParams(PeriodParams):
-    """KPIs of one school (its heads of centre, or an analyst of its region) or of a region (an
-    analyst of it). Neither: the analyst's regions, or the one school a head of centre heads."""
+    """KPIs of one school, for its heads of centre (every count, the period as asked), or, for a
+    bureau analyst, of one of their own regions as a whole: not a school, not a region inside
+    theirs, not all of theirs at once, and every term the period touches counted whole
+    (``exports.analyst``). Neither named: the analyst's only region, or the one school a head of
+    centre heads."""
 
     school = VisibleRelatedField(queryset=School.objects.select_related("region"), required=False, allow_null=True,
                                  default=None)
@@ -121,27 +132,53 @@ class KpiParams(PeriodParams):
         p, school, region = _principal(self), attrs["school"], attrs["region"]
         if school is not None and region is not None:
             raise serializers.ValidationError({"region": [_("Choose a school or a region, not both.")]})
-        if school is not None and school.pk not in p.admin_school_ids and not covers_school_region(p, school):
+        if school is not None:
+            if school.pk in p.admin_school_ids:
+                return attrs
+            if p.region_paths:
+                raise serializers.ValidationError({"school": [_(
+                    "A bureau analyst's KPIs cover one of their regions as a whole, not a single school: choose "
+                    "a region.")]})
             raise NotAllowed(_("Only the school's heads of centre, or a bureau analyst of its region, may export "
                                "its KPIs."))
-        if region is not None and not covers_region(p, region):
-            raise NotAllowed(_("Only a bureau analyst of this region may export its KPIs."))
-        if school is None and region is None and not p.region_paths:
+        if not p.region_paths:
+            if region is not None:
+                raise NotAllowed(_("Only a bureau analyst of this region may export its KPIs."))
             if len(p.admin_school_ids) != 1:
                 raise serializers.ValidationError({"school": [_("Choose a school.")]})
             attrs["school"] = School.objects.visible_to(self.context.get("user")).get(pk=next(iter(p.admin_school_ids)))
+            return attrs
+        attrs["region"] = _own_region(self, region)
+        if not whole_started_terms(terms_between(attrs["since"], attrs["until"])):
+            raise serializers.ValidationError({"since": [_("No term of this period has started yet.")]})
         return attrs
 
 
-class BureauParams(PeriodParams):
-    """A de-identified aggregate of a region (or all the analyst's regions), small cells suppressed."""
+TERMS = ((AUTUMN, _("autumn term (1 September to 31 January)")), (SPRING, _("spring term (1 February to 31 August)")))
 
-    region = VisibleRelatedField(queryset=Region.objects.all(), required=False, allow_null=True, default=None)
+
+class BureauParams(serializers.Serializer):  # type: ignore[type-arg]
+    """A de-identified aggregate of one of the analyst's own regions over one whole term that has
+    started, small cells suppressed (``exports.analyst``: no sub-region, no school, no period of
+    days, so that no two aggregates overlap partially)."""
+
+    region = VisibleRelatedField(queryset=Region.objects.all(), required=False, allow_null=True, default=None,
+                                 help_text="One of your own regions; may be left out when you have only one.")
+    school_year = serializers.IntegerField(min_value=FIRST_SCHOOL_YEAR, max_value=9998,
+                                           help_text="The year the school year starts in (September), e.g. 2025.")
+    term = serializers.ChoiceField(choices=TERMS, help_text="autumn (1 Sep–31 Jan) or spring (1 Feb–31 Aug).")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        attrs = super().validate(attrs)
-        if attrs["region"] is not None and not covers_region(_principal(self), attrs["region"]):
-            raise NotAllowed(_("Only a bureau analyst of this region may export its aggregate."))
+        data = self.initial_data if isinstance(self.initial_data, dict) else {}
+        stray = [name for name in ("since", "until") if name in data]
+        if stray:
+            raise serializers.ValidationError({name: [_(
+                "The bureau aggregate covers one whole term: give school_year and term instead.")] for name in stray})
+        attrs["region"] = _own_region(self, attrs["region"])
+        try:
+            analyst_term(attrs["school_year"], attrs["term"])
+        except InvalidInput as exc:
+            raise serializers.ValidationError(exc.fields) from None
         return attrs
 
 
@@ -156,6 +193,9 @@ class ResearchParams(serializers.Serializer):  # type: ignore[type-arg]
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["campaign"].school_id not in _principal(self).admin_school_ids:
             raise NotAllowed(_("Only the head of the school's psychological centre may export research extracts."))
+        if not attrs["campaign"].asks_research_use:
+            raise serializers.ValidationError({"campaign": [_(
+                "This campaign did not ask students and guardians about research use: it has no research extract.")]})
         return attrs
 
 
@@ -206,7 +246,7 @@ KINDS: dict[str, ExportKind] = {
             code=ExportJob.Kind.BUREAU_AGGREGATE, title=_("Bureau aggregate"), params=BureauParams,
             allowed=lambda p: bool(p.region_paths), builder="exports.bureau.build_bureau_aggregate",
             refusal=_("Only bureau analysts may export bureau aggregates."),
-            audit_keys=("region", "since", "until"),
+            audit_keys=("region", "school_year", "term"),
         ),
         ExportKind(
             code=ExportJob.Kind.RESEARCH_EXTRACT, title=_("Research extract"), params=ResearchParams,

@@ -1,6 +1,11 @@
 """The KPI workbook (xlsxwriter): a KPI sheet with one row per term, a definitions sheet and a
 charts sheet with one native Excel chart per KPI group. Written from the frame of
-:func:`exports.kpis.programme_kpis`, so it holds counts, shares and medians only."""
+:func:`exports.kpis.programme_kpis`, so it holds counts, shares and medians only.
+
+Each KPI has a value column and an "n/N" column. A withheld value (an analyst's: see
+``exports.kpis.analyst``) is a blank cell, so the charts leave a gap there rather than plotting a
+zero; its "n/N" says why: the bureau aggregate's marks ("<5", "x") for a participation KPI, and
+"x" for every analyst's casework KPI, whose counts are never shown to them."""
 
 from __future__ import annotations
 
@@ -16,7 +21,8 @@ from xlsxwriter.format import Format
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from exports.kpis import GROUPS, HOURS, KPIS, MINUTES, SHARE, Kpi, KpiSpec
+from exports.kpis import GROUPS, HOURS, KPIS, MINUTES, SHARE, TIER_NAMES, WITHHELD, Kpi, KpiSpec
+from exports.suppression import primary_mark
 from screening.directory.models import School
 
 FIRST_KPI_COLUMN = 3  # term, from, to; then a value and an "n/N" column per KPI
@@ -34,7 +40,7 @@ def write_kpi_workbook(frame: pd.DataFrame, path: Path, *, user: Any) -> None:
     from the tier policies of the frame's schools, as ``user`` sees them."""
     # Cells hold what they say (exports/workbook.py): no formulas, links or numbers from text.
     book = xlsxwriter.Workbook(str(path), {
-        "constant_memory": False, "strings_to_formulas": False, "strings_to_urls": False,
+        "constant_memory": False, "tmpdir": str(path.parent), "strings_to_formulas": False, "strings_to_urls": False,
         "strings_to_numbers": False, "default_date_format": "yyyy-mm-dd",
     })
     kpi_sheet = _kpi_sheet(book, frame)
@@ -87,12 +93,13 @@ def _kpi_rows(book: Workbook, sheet: Worksheet, frame: pd.DataFrame) -> None:
 
 
 def _kpi_cell(sheet: Worksheet, row: int, col: int, kpi: Kpi, number: Format, counts: Format) -> None:
-    """The value (blank when there is none) and its "n/N" ("suppressed" for an analyst's small cell)."""
-    if kpi.value is None:
+    """The value (blank when there is none or it is withheld: a gap in the charts, never a zero)
+    and its "n/N" (a withheld count as its mark; "x" alone where an analyst is shown no counts)."""
+    if kpi.value is None or kpi.suppressed:
         sheet.write_blank(row, col, None, number)
     else:
         sheet.write_number(row, col, kpi.value, number)
-    sheet.write_string(row, col + 1, _("suppressed") if kpi.suppressed else kpi.fraction, counts)
+    sheet.write_string(row, col + 1, kpi.fraction, counts)
 
 
 # --- definitions sheet ---------------------------------------------------------------------------------
@@ -136,20 +143,50 @@ def _limit_text(spec: KpiSpec, limits: dict[str, str]) -> str:
 
 def _about(frame: pd.DataFrame) -> list[tuple[str, str]]:
     """The lines above the definitions: what the workbook covers and how terms and cells work."""
+    analyst = bool(frame.attrs.get("aggregate_only"))
+    calendar = _("Autumn term: 1 September to 31 January; spring term: 1 February to 31 August (the winter holiday "
+                 "counts with the autumn term, the summer holiday with the spring term).")
     lines = [
         (_("Covers"), _title(frame)),
-        (_("Terms"), _("Autumn term: 1 September to 31 January; spring term: 1 February to 31 August (the winter "
-                       "holiday counts with the autumn term, the summer holiday with the spring term). The first and "
-                       "last terms are cut to the period asked for.")),
+        (_("Terms"), calendar + " " + (
+            _("Each term is counted whole, whatever the period asked for, and only terms that have started are "
+              "shown.") if analyst else _("The first and last terms are cut to the period asked for."))),
         (_("Values"), _("Each KPI has its value and its counts as n/N: for a share, n of N; for a median, the "
                         "number of times it is taken over (n) and of rows that could have given one (N). A blank "
                         "value has nothing to count.")),
     ]
-    if frame.attrs.get("aggregate_only"):
-        lines.append((_("Small cells"), _("De-identified aggregates: a KPI whose counts include a number from 1 to "
-                                          "%(n)d is suppressed, so that no cell points at a few students.") % {
-            "n": int(frame.attrs.get("small_cell", 10)) - 1}))
+    if analyst:
+        marks = {"small": primary_mark(), "x": WITHHELD, "n": int(frame.attrs.get("small_cell", 10))}
+        lines += [
+            (_("Participation"), _(
+                "For bureau analysts, screening coverage, completion and the flag rates are counted per student, as "
+                "in the bureau aggregate of the same region and term, from its totals row: students assigned, "
+                "screened, and at each tier (a student at their highest tier of the term). Coverage's denominator "
+                "is the students on the roster. A KPI is withheld (left blank) wherever a count it is made of is "
+                "withheld in the bureau aggregate; its n/N then shows the aggregate's marks (“%(small)s”: 1 to 4; "
+                "“%(x)s”: withheld to protect another count).") % marks),
+            (_("Casework"), _(
+                "For bureau analysts, the casework KPIs (first contact, interviews, follow-ups, alerts, referrals) "
+                "show only their rate or median; their counts are not shown (“%(x)s”), and a KPI taken over fewer "
+                "than %(n)d is withheld (left blank), so that no cell points at a few students.") % marks),
+        ]
     return lines
+
+
+PER_STUDENT = ("participation", "flags")  # the groups an analyst gets from the bureau aggregate
+
+
+def _analyst_counts(spec: KpiSpec) -> tuple[str, str, str]:
+    """What a participation KPI counts for an analyst: per student, as the bureau aggregate does."""
+    assigned, screened = _("Students assigned (bureau aggregate)"), _("Students screened (bureau aggregate)")
+    what = _("Counted per student as in the bureau aggregate of the same region and term (see Participation "
+             "above)")
+    if spec.key == "coverage":
+        return what, assigned, _("Students on the roster today who were added before the term ended")
+    if spec.key == "completion":
+        return what, screened, assigned
+    tier = TIER_NAMES[spec.tier or "red"]()
+    return what, _("Students at the %(tier)s tier (bureau aggregate)") % {"tier": tier}, screened
 
 
 def _definitions_sheet(book: Workbook, frame: pd.DataFrame, *, limits: dict[str, str]) -> None:
@@ -169,8 +206,11 @@ def _definitions_sheet(book: Workbook, frame: pd.DataFrame, *, limits: dict[str,
         sheet.write_string(start, col, text, header)
         sheet.set_column(col, col, width)
     units = {SHARE: _("percentage"), HOURS: _("hours"), MINUTES: _("minutes")}
+    analyst = bool(frame.attrs.get("aggregate_only"))
     for row, spec in enumerate(KPIS, start=start + 1):
-        texts = [spec.text("label"), spec.text("counts"), spec.text("numerator"), spec.text("denominator"),
+        counts = _analyst_counts(spec) if analyst and spec.group in PER_STUDENT else None
+        texts = [spec.text("label"), *(counts or (spec.text("counts"), spec.text("numerator"),
+                                                   spec.text("denominator"))),
                  _limit_text(spec, limits), units[spec.unit]]
         for col, text in enumerate(texts):
             sheet.write_string(row, col, text, wrap)

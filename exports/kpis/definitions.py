@@ -1,5 +1,6 @@
 """What each KPI is (``KPIS``: the workbook's columns, charts and definitions sheet) and the cell
-that holds its value (:class:`Kpi`), with the analyst's small-cell suppression."""
+that holds its value (:class:`Kpi`), with the analyst's casework cell (:func:`rate_only`; their
+participation cells are in ``exports.kpis.analyst``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from exports.suppression import COMPLEMENT_MARK, THRESHOLD
 from screening.cases.measures import FLAG_TIERS
 
 SHARE, HOURS, MINUTES = "share", "hours", "minutes"
+WITHHELD = COMPLEMENT_MARK  # the mark of counts not shown to an analyst, as in the bureau aggregate
 
 
 # --- cells -------------------------------------------------------------------------------------
@@ -25,18 +28,21 @@ class Kpi:
 
     For a share, ``value = numerator / denominator`` (None when the denominator is 0). For a
     median, ``numerator`` is how many observations it was taken over and ``denominator`` how many
-    rows could have given one (e.g. contacted flags of all flags). An analyst's small cell is
-    ``suppressed``: value and counts are None."""
+    rows could have given one (e.g. contacted flags of all flags). For an analyst, a count may be
+    the bureau aggregate's mark of a withheld count (``"<5"``, ``"x"``), and both counts are None
+    where they are not shown at all (casework); ``suppressed`` says the value is withheld (None)."""
 
     value: float | None
-    numerator: int | None
-    denominator: int | None
+    numerator: int | str | None
+    denominator: int | str | None
     suppressed: bool = False
 
     @property
     def fraction(self) -> str:
-        """The counts as "n/N" (empty when suppressed)."""
-        return "" if self.suppressed else f"{self.numerator}/{self.denominator}"
+        """The counts as "n/N", a withheld one as its mark; counts not shown at all as ``WITHHELD``."""
+        if self.numerator is None and self.denominator is None:
+            return WITHHELD
+        return f"{self.numerator}/{self.denominator}"
 
 
 def share(numerator: int, denominator: int) -> Kpi:
@@ -47,11 +53,21 @@ def median(values: Sequence[float], rows: int, digits: int) -> Kpi:
     return Kpi(round(statistics.median(values), digits) if values else None, len(values), rows)
 
 
-def suppress(kpi: Kpi, small_cell: int) -> Kpi:
-    """An analyst's cell: hidden when either count is 1 to ``small_cell - 1`` (zero points at no one)."""
-    if any(count is not None and 0 < count < small_cell for count in (kpi.numerator, kpi.denominator)):
+def rate_only(kpi: Kpi, small_cell: int, *, of_median: bool = False) -> Kpi:
+    """An analyst's casework cell: the rate or median alone, its counts not shown; withheld when
+    taken over fewer than ``small_cell`` rows (N; for a median, also n, the observations it is the
+    median of: a median of a few is a few children's own times). A share is also withheld when
+    its n, or N − n, is from 1 to 4 (under the bureau's threshold): N is often close to a count
+    the bureau aggregate shows (the red flags of the term, the students flagged), and the share
+    times that count would give the small one back."""
+    taken_over = (kpi.denominator, kpi.numerator) if of_median else (kpi.denominator,)
+    if any(not isinstance(count, int) or count < small_cell for count in taken_over):
         return Kpi(None, None, None, suppressed=True)
-    return kpi
+    if not of_median:
+        n, total = kpi.numerator, kpi.denominator
+        if not isinstance(n, int) or not isinstance(total, int) or any(0 < c < THRESHOLD for c in (n, total - n)):
+            return Kpi(None, None, None, suppressed=True)
+    return Kpi(kpi.value, None, None)
 
 
 # --- what each KPI is ------------------------------------------------------------------------------
@@ -134,7 +150,8 @@ KPIS: tuple[KpiSpec, ...] = (
             gettext_lazy("Submitted assignments"), gettext_lazy("Assignments in the term's campaigns")),
     *_tier_specs(),
     KpiSpec("interview_rate", "casework", SHARE, gettext_lazy("Interview rate"),
-            gettext_lazy("Students flagged in the term who were seen face to face after their first flag of the "
+            gettext_lazy("Students flagged in the term who were seen face to face (a contact with the student "
+                         "themselves that reached them) at any time from one day before their first flag of the "
                          "term (面访率)"),
             gettext_lazy("Students seen face to face"), gettext_lazy("Students flagged in the term")),
     KpiSpec("follow_up_adherence", "casework", SHARE, gettext_lazy("Follow-up adherence"),

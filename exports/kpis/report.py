@@ -1,6 +1,8 @@
 """The KPI rows of a scope, one per term (:func:`programme_kpis`), and the ``kpis`` export's builder
 (:func:`build_kpi_workbook`). What each KPI counts is in ``exports.kpis.definitions``; the four
-casework measures are the workspace's own (``screening.cases.measures``)."""
+casework measures are the workspace's own (``screening.cases.measures``). A head of centre's cells
+are counted here; an analyst's terms are whole and their cells come from ``exports.kpis.analyst``
+(participation from the bureau aggregate of the same region and term, casework as rates only)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,10 @@ from typing import Any
 import pandas as pd
 from django.utils.translation import gettext as _
 
+from exports.analyst import whole_started_terms
 from exports.build import BuildContext
-from exports.kpis.definitions import COLUMNS, KPI_KEYS, Kpi, median, share, suppress
+from exports.kpis.analyst import casework_rates, participation_cells
+from exports.kpis.definitions import COLUMNS, KPI_KEYS, Kpi, median, share
 from exports.kpis.scope import Scope, kpi_scope, scope_values
 from exports.kpis.terms import Term, terms_between
 from screening.campaigns.models import Assignment, CrisisAlert
@@ -93,9 +97,12 @@ def _referrals(scope: Scope, term: Term) -> dict[str, Kpi]:
 
 
 def _term_row(scope: Scope, term: Term) -> dict[str, Any]:
-    cells = {**_participation(scope, term), **_casework(scope, term), **_referrals(scope, term)}
+    casework = {**_casework(scope, term), **_referrals(scope, term)}
     if scope.aggregate_only:
-        cells = {key: suppress(kpi, SMALL_CELL) for key, kpi in cells.items()}
+        cells = {**participation_cells(scope, term, small_cell=SMALL_CELL),
+                 **casework_rates(casework, small_cell=SMALL_CELL)}
+    else:
+        cells = {**_participation(scope, term), **casework}
     return {"term": term.label, "term_key": term.key, "since": term.since, "until": term.until,
             **{key: cells[key] for key in KPI_KEYS}}
 
@@ -105,12 +112,19 @@ def programme_kpis(*, user: Any, school: int | None, region: int | None, since: 
     """The programme's KPIs for a school or a region, one row per term of the period.
 
     Columns: ``term`` (label in the active language), ``term_key`` (e.g. ``2025-autumn``), ``since``
-    and ``until`` (the days the row covers), then one column per ``KPI_KEYS``, each cell a
-    :class:`Kpi`. ``frame.attrs`` holds the scope: ``label``, ``aggregate_only``, ``small_cell``,
-    ``school_ids``, ``school`` and ``region``. Raises NotAllowed, NotFound or InvalidInput (see
-    :func:`kpi_scope`, :func:`terms_between`). Nothing but counts, shares and medians comes out."""
+    and ``until`` (the days the row covers: for a head of centre the first and last terms clipped
+    to the period, for an analyst every term whole and only those that have started), then one
+    column per ``KPI_KEYS``, each cell a :class:`Kpi`. ``frame.attrs`` holds the scope: ``label``,
+    ``aggregate_only``, ``small_cell``, ``school_ids``, ``school`` and ``region``. Raises
+    NotAllowed, NotFound or InvalidInput (see :func:`kpi_scope`, :func:`terms_between`; for an
+    analyst also when no term of the period has started). Nothing but counts, shares and medians
+    comes out."""
     scope = kpi_scope(user=user, school=school, region=region)
     terms = terms_between(since, until)
+    if scope.aggregate_only:  # a term's row is the same whatever the period (exports.analyst)
+        terms = whole_started_terms(terms)
+        if not terms:
+            raise InvalidInput(fields={"since": [_("No term of this period has started yet.")]})
     rows = []
     for done, term in enumerate(terms, start=1):
         rows.append(_term_row(scope, term))
@@ -133,12 +147,12 @@ def build_kpi_workbook(ctx: BuildContext) -> None:
     from screening.core.audit import audit_record
 
     school, region, since, until = _params(ctx.params)
-    terms = len(terms_between(since, until))
-    ctx.progress(0, terms + 1)
     frame = programme_kpis(user=ctx.user, school=school, region=region, since=since, until=until,
-                           progress=lambda done, _total: ctx.progress(done, terms + 1))
-    detail = {"since": since.isoformat(), "until": until.isoformat(), "school": school, "region": region,
-              "schools": len(frame.attrs["school_ids"]), "terms": terms,
+                           progress=lambda done, total: ctx.progress(done, total + 1))
+    terms = len(frame)
+    detail = {"since": since.isoformat(), "until": until.isoformat(), "school": school,
+              "region": frame.attrs["region"],
+              "schools": len(frame.attrs["school_ids"]), "terms": terms, "term_keys": list(frame["term_key"]),
               "aggregate_only": frame.attrs["aggregate_only"]}
     ctx.detail.update(detail)
     audit_record(actor=ctx.user, action="export", object_type="exports.kpis", school_id=frame.attrs["school"],

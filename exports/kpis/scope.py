@@ -4,14 +4,15 @@ The rules are in the docstring of ``exports.kpis``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from exports.analyst import own_region
 from screening.campaigns.models import Assignment, CrisisAlert
 from screening.cases.models import CaseFlag, Contact, FollowUp
 from screening.core.access import Principal, principal_of
@@ -38,12 +39,10 @@ def _name(place: School | Region) -> str:
     return place.name_en if get_language() == "en" and place.name_en else place.name
 
 
-def _covers(p: Principal, path: str) -> bool:
-    return any(path.startswith(own) for own in p.region_paths)
-
-
 def kpi_scope(*, user: Any, school: int | None, region: int | None) -> Scope:
-    """Resolve what the user asked about (see the module's docstring for who may ask what)."""
+    """Resolve what the user asked about (see the package's docstring for who may ask what): a head
+    of centre's own school, or one of an analyst's own regions as a whole (``exports.analyst``;
+    a school, a region inside theirs or none of several is InvalidInput for an analyst)."""
     p = principal_of(user)
     if not (p.admin_school_ids or p.region_paths):
         raise NotAllowed(_("Only heads of centre and bureau analysts may export KPI workbooks."))
@@ -51,12 +50,10 @@ def kpi_scope(*, user: Any, school: int | None, region: int | None) -> Scope:
         raise InvalidInput(fields={"region": [_("Choose a school or a region, not both.")]})
     if school is not None:
         return _school_scope(user, p, school)
-    if region is not None:
-        return _region_scope(user, p, region)
     if p.region_paths:
-        schools = School.objects.visible_to(user).filter(_under(p.region_paths))
-        regions = Region.objects.visible_to(user).filter(path__in=p.region_paths).order_by("path")
-        return Scope(user, _ids(schools), True, " · ".join(_name(r) for r in regions))
+        return _region_scope(user, own_region(user, region))
+    if region is not None:
+        raise NotAllowed(_("Only a bureau analyst of this region may export its KPIs."))
     if len(p.admin_school_ids) != 1:
         raise InvalidInput(fields={"school": [_("Choose a school.")]})
     return _school_scope(user, p, next(iter(p.admin_school_ids)))
@@ -69,28 +66,16 @@ def _school_scope(user: Any, p: Principal, school_id: int) -> Scope:
         raise NotFound()
     if school.pk in p.admin_school_ids:
         return Scope(user, (school.pk,), False, _name(school), school_id=school.pk)
-    if _covers(p, school.region.path):
-        return Scope(user, (school.pk,), True, _name(school), school_id=school.pk)
+    if p.region_paths:  # a school's counts are subtotals of the region's table: never one school alone
+        raise InvalidInput(fields={"school": [_(
+            "A bureau analyst's KPIs cover one of their regions as a whole, not a single school: choose a region.")]})
     raise NotAllowed(_("Only the school's heads of centre, or a bureau analyst of its region, may export its KPIs."))
 
 
-def _region_scope(user: Any, p: Principal, region_id: int) -> Scope:
-    region = Region.objects.visible_to(user).filter(pk=region_id).first()
-    if region is None:
-        audit_refused(actor=user, model=Region, pk=region_id)
-        raise NotFound()
-    if not _covers(p, region.path):
-        raise NotAllowed(_("Only a bureau analyst of this region may export its KPIs."))
+def _region_scope(user: Any, region: Region) -> Scope:
+    """One of the analyst's own regions: the schools under its path they may see."""
     schools = School.objects.visible_to(user).filter(region__path__startswith=region.path)
     return Scope(user, _ids(schools), True, _name(region), region_id=region.pk)
-
-
-def _under(paths: Iterable[str]) -> Q:
-    """Schools in any of these regions (or below them)."""
-    condition = Q(pk__in=[])
-    for path in paths:
-        condition |= Q(region__path__startswith=path)
-    return condition
 
 
 def _ids(schools: QuerySet[School]) -> tuple[int, ...]:

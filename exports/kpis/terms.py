@@ -1,4 +1,5 @@
-"""School terms of the KPI workbook (the Chinese school calendar; see ``exports.kpis``)."""
+"""School terms (the Chinese school calendar; see ``exports.kpis``): the rows of the KPI workbook
+and the one period a bureau analyst's tables cover (``exports.analyst``)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,22 @@ class Term:
     def end(self) -> dt.datetime:
         """The first moment after the term (exclusive bound)."""
         return _day_start(self.until + dt.timedelta(days=1))
+
+
+def whole_term(school_year: int, season: str) -> Term:
+    """The whole term ``season`` (AUTUMN or SPRING) of the school year starting in ``school_year``."""
+    since, until = term_bounds(school_year, season)
+    return Term(school_year, season, since, until)
+
+
+def has_started(term: Term, today: dt.date | None = None) -> bool:
+    """Has the term's first day come (local date)?"""
+    return term_bounds(term.school_year, term.season)[0] <= (today or timezone.localdate())
+
+
+def current_term(today: dt.date | None = None) -> Term:
+    """The whole term ``today`` (the local date unless given) falls in."""
+    return whole_term(*term_of(today or timezone.localdate()))
 
 
 def _day_start(day: dt.date) -> dt.datetime:

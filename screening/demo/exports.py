@@ -4,8 +4,10 @@
   per class, item statistics, the flagged students), the school's KPI workbook for the past year
   (trend charts by term) and a research extract (only students whose guardian and who themselves
   agreed to research use; recipient and purpose in the audit log).
-- analyst (bureau analyst, whole city): the bureau aggregate for the past year, small cells
-  withheld as "<5" and their complements as "x".
+- analyst (bureau analyst, whole city): the bureau aggregate of their region (the city, as a
+  whole) for the term the demo's screening opened in (the current one; on a term's first day, the
+  one before), small cells withheld as "<5" and their complements as "x". An analyst only ever
+  gets a whole region of their own and a whole term (``exports.analyst``).
 
 They run here as they would in a worker, one after the other. Files are kept for
 ``XINQIAO_EXPORT_KEEP_HOURS``; running the seed again makes fresh ones only where none is kept.
@@ -20,6 +22,7 @@ from django.contrib.auth import get_user_model
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from exports.kpis.terms import term_of
 from exports.models import ExportJob
 from exports.services import export_job_request, export_job_run
 from screening.campaigns.models import Campaign
@@ -35,11 +38,12 @@ def seed() -> dict[str, str]:
     campaign = Campaign.objects.get(school__code="JC-DHJH", name=JUNIOR_CAMPAIGN)
     year_ago = (timezone.localdate() - dt.timedelta(days=365)).isoformat()
     today = timezone.localdate().isoformat()
+    school_year, season = term_of(timezone.localdate(campaign.opens_at))
     wanted: list[tuple[Any, str, dict[str, Any]]] = [
         (head, "campaign_report", {"campaign": campaign.pk}),
         (head, "kpis", {"school": campaign.school_id, "since": year_ago, "until": today}),
         (head, "research_extract", {"campaign": campaign.pk, "format": "xlsx", **RESEARCH}),
-        (analyst, "bureau_aggregate", {"since": year_ago, "until": today}),
+        (analyst, "bureau_aggregate", {"school_year": school_year, "term": season}),
     ]
     out = {}
     with override_settings(XINQIAO_EXPORTS_INLINE=True):  # run now, in this process

@@ -5,6 +5,10 @@ They check the shape of the input only and hand the parameters over in the API's
 live in ``exports.kinds`` and ``exports.services``, whose field errors the view puts back on the
 form (fields are named as the parameters). Each form carries a ``request_key`` made when it is
 drawn: a second press of the button queues nothing twice.
+
+A bureau analyst is offered only what ``exports.analyst`` allows them: their own regions, each as a
+whole (no school, no "all my regions"), and for the bureau aggregate one whole term that has
+started instead of a period of days.
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from exports.kinds import FORMATS, MAX_PURPOSE, MAX_RECIPIENT
+from exports.kpis.terms import Term, current_term, whole_term
 from exports.models import ExportJob
 from screening.campaigns.models import Campaign
 from screening.core.audit import audit_refused
 from screening.directory.models import Region, School
 
 DEFAULT_PERIOD = dt.timedelta(days=90)
+TERMS_OFFERED = 20  # ten school years back from the current term
 
 
 class ExportForm(forms.Form):
@@ -123,21 +129,39 @@ class PeriodForm(ExportForm):
         self.initial.setdefault("until", today)
 
 
+def _own_region_choice(form: ExportForm, regions: QuerySet[Region]) -> None:
+    """The analyst's own regions (``exports.analyst.own_regions``), each a whole: the only one
+    chosen already, or, with several, one to choose (the API refuses none on the field)."""
+    _choices(form, "region", regions)
+    field = form.fields["region"]
+    assert isinstance(field, forms.ModelChoiceField)
+    only = list(regions[:2])
+    if len(only) == 1:
+        field.empty_label = None
+        form.initial.setdefault("region", only[0].pk)
+    field.help_text = _("One of your regions, as a whole: a bureau analyst's figures are never given for a "
+                        "part of one.")
+
+
 class KpiForm(PeriodForm):
-    """KPIs of a school, or (analysts) of a region or all of theirs."""
+    """KPIs of a head of centre's school, or of one of a bureau analyst's own regions as a whole."""
 
     kind = ExportJob.Kind.KPIS
     school = NamedChoiceField(label=_("School"), queryset=School.objects.none(), required=False,
                               empty_label=_("None: the region's figures"))
     region = NamedChoiceField(label=_("Region"), queryset=Region.objects.none(), required=False,
-                              empty_label=_("All my regions"))
+                              empty_label=_("Choose a region"))
 
     def __init__(self, *args: Any, schools: QuerySet[School], regions: QuerySet[Region], **kwargs: Any):
         super().__init__(*args, **kwargs)
         _choices(self, "school", schools)
         if regions.exists():
-            _choices(self, "region", regions)
-            self.fields["school"].help_text = _("Leave empty for a region's figures.")
+            _own_region_choice(self, regions)
+            self.fields["until"].help_text = _("For a region, each term the period touches is counted whole.")
+            if schools.exists():  # also head of centre somewhere: their own school, or the region
+                self.fields["school"].help_text = _("Leave empty for a region's figures.")
+            else:
+                del self.fields["school"]
         else:  # a head of centre: one of their schools, always
             del self.fields["region"]
             field = self.fields["school"]
@@ -145,23 +169,45 @@ class KpiForm(PeriodForm):
             field.required, field.empty_label = True, None
 
     def params(self) -> dict[str, Any]:
-        return {"region": None, **super().params()}
+        return {"school": None, "region": None, **super().params()}
 
 
-class BureauForm(PeriodForm):
-    """A de-identified aggregate of a region (or all of the analyst's), small cells suppressed."""
+def offered_terms(count: int = TERMS_OFFERED) -> list[Term]:
+    """The current term and the ``count - 1`` before it, newest first (all have started)."""
+    terms = [current_term()]
+    while len(terms) < count:
+        last = terms[-1]
+        terms.append(whole_term(last.school_year, "autumn") if last.season == "spring"
+                     else whole_term(last.school_year - 1, "spring"))
+    return terms
+
+
+class BureauForm(ExportForm):
+    """A de-identified aggregate of one of the analyst's own regions over one whole term, small
+    cells suppressed. The term is one choice here, handed over as ``school_year`` and ``term``."""
 
     kind = ExportJob.Kind.BUREAU_AGGREGATE
     region = NamedChoiceField(label=_("Region"), queryset=Region.objects.none(), required=False,
-                              empty_label=_("All my regions"))
+                              empty_label=_("Choose a region"))
+    term = forms.ChoiceField(label=_("Term"), help_text=_("Campaigns that opened in this term, counted whole."))
 
     def __init__(self, *args: Any, regions: QuerySet[Region], **kwargs: Any):
         super().__init__(*args, **kwargs)
-        _choices(self, "region", regions)
+        _own_region_choice(self, regions)
+        term_field = self.fields["term"]
+        assert isinstance(term_field, forms.ChoiceField)
+        term_field.choices = [(t.key, t.label) for t in offered_terms()]
+        self.initial.setdefault("term", current_term().key)
+
+    def params(self) -> dict[str, Any]:
+        year, season = str(self.cleaned_data["term"]).split("-")
+        region = self.cleaned_data.get("region")
+        return {"region": region.pk if region is not None else None, "school_year": int(year), "term": season}
 
 
 class ResearchForm(ExportForm):
-    """A research extract of a campaign: who receives it and why are recorded with it."""
+    """A research extract of a campaign that asked for research use (only those are offered): who
+    receives it and why are recorded with it."""
 
     kind = ExportJob.Kind.RESEARCH_EXTRACT
     campaign = CampaignChoiceField(label=_("Campaign"), queryset=Campaign.objects.none(), empty_label=None)
@@ -174,3 +220,9 @@ class ResearchForm(ExportForm):
     def __init__(self, *args: Any, campaigns: QuerySet[Campaign], **kwargs: Any):
         super().__init__(*args, **kwargs)
         _choices(self, "campaign", campaigns)
+
+    def unavailable(self) -> str:
+        if super().unavailable():
+            return str(_("None of your campaigns asked students and guardians about research use, so there is "
+                         "nothing to extract."))
+        return ""

@@ -16,7 +16,7 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -24,7 +24,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from exports import selectors, services
+from exports.analyst import own_paths
 from exports.kinds import KINDS, kinds_for
+from exports.kpis.terms import AUTUMN, SPRING, whole_term
 from exports.models import ExportJob
 from screening.campaigns.models import Campaign
 from screening.core.access import principal_of
@@ -60,25 +62,22 @@ def exporter_required[F: Callable[..., HttpResponse]](view: F) -> F:
 # --- choices for the forms ---------------------------------------------------------------------
 
 
-def _campaigns(request: HttpRequest, school_ids: Iterable[int]) -> QuerySet[Campaign]:
-    return (Campaign.objects.visible_to(request.user).filter(school_id__in=list(school_ids))
-            .exclude(status=Campaign.Status.DRAFT).select_related("school").order_by("-opens_at", "-id"))
+def _campaigns(request: HttpRequest, school_ids: Iterable[int], *, research: bool = False) -> QuerySet[Campaign]:
+    """Launched campaigns of these schools; for a research extract, only those that asked for research use."""
+    campaigns = (Campaign.objects.visible_to(request.user).filter(school_id__in=list(school_ids))
+                 .exclude(status=Campaign.Status.DRAFT).select_related("school").order_by("-opens_at", "-id"))
+    return campaigns.filter(asks_research_use=True) if research else campaigns
 
 
 def _regions(request: HttpRequest) -> QuerySet[Region]:
-    paths = principal_of(request.user).region_paths
-    condition = Q(pk__in=[])
-    for path in paths:
-        condition |= Q(path__startswith=path)
-    return Region.objects.visible_to(request.user).filter(condition).order_by("path")
+    """An analyst's own regions, each asked for as a whole (``exports.analyst``): never one inside them."""
+    return Region.objects.visible_to(request.user).filter(path__in=own_paths(request.user)).order_by("path")
 
 
 def _kpi_schools(request: HttpRequest) -> QuerySet[School]:
-    p = principal_of(request.user)
-    in_regions = Q(pk__in=p.admin_school_ids)
-    for path in p.region_paths:
-        in_regions |= Q(region__path__startswith=path)
-    return School.objects.visible_to(request.user).filter(in_regions).order_by("name")
+    """The schools whose KPIs the user may ask for one by one: those they head (never an analyst's)."""
+    ids = principal_of(request.user).admin_school_ids
+    return School.objects.visible_to(request.user).filter(pk__in=ids).order_by("name")
 
 
 def _form(request: HttpRequest, kind: str, data: Any = None) -> ExportForm:
@@ -91,7 +90,7 @@ def _form(request: HttpRequest, kind: str, data: Any = None) -> ExportForm:
         return KpiForm(data, actor=request.user, schools=_kpi_schools(request), regions=regions)
     if kind == ExportJob.Kind.BUREAU_AGGREGATE:
         return BureauForm(data, actor=request.user, regions=_regions(request))
-    return ResearchForm(data, actor=request.user, campaigns=_campaigns(request, p.admin_school_ids))
+    return ResearchForm(data, actor=request.user, campaigns=_campaigns(request, p.admin_school_ids, research=True))
 
 
 # --- the rows ----------------------------------------------------------------------------------
@@ -123,6 +122,8 @@ def _about(job: ExportJob, names: dict[str, dict[int, str]]) -> str:
              for name in ("campaign", "school", "region") if isinstance(job.params.get(name), int)]
     if job.params.get("since"):
         parts.append(f"{job.params['since']} – {job.params.get('until', '')}")
+    if isinstance(job.params.get("school_year"), int) and job.params.get("term") in (AUTUMN, SPRING):
+        parts.append(whole_term(job.params["school_year"], job.params["term"]).label)
     if job.params.get("format"):
         parts.append(str(job.params["format"]).upper())
     return " · ".join(parts)

@@ -69,14 +69,15 @@ def keep_files_in(settings: Any, folder: Path) -> Path:
     return folder
 
 
-def launched_campaign(cast: Any, school: Any = None) -> Any:
-    """A launched campaign of Dongshan (or Xishan), open since an hour ago."""
+def launched_campaign(cast: Any, school: Any = None, *, asks_research_use: bool = True) -> Any:
+    """A launched campaign of Dongshan (or Xishan), open since an hour ago; unless told otherwise it
+    asks about research use, so a research extract of it may be requested."""
     school = school or cast.dongshan
     head = cast.diana if school == cast.dongshan else cast.edgar
     classes = [cast.ds_7_1, cast.ds_7_2] if school == cast.dongshan else [cast.xs_10_1]
     now = timezone.now()
     campaign = campaign_create(actor=head, school=school, name="秋季心理筛查", instruments=["phq9"],
                                target_classes=classes, opens_at=now - dt.timedelta(hours=1),
-                               closes_at=now + dt.timedelta(days=14))
+                               closes_at=now + dt.timedelta(days=14), asks_research_use=asks_research_use)
     campaign_launch(actor=head, campaign=campaign)
     return campaign

@@ -1,5 +1,7 @@
 """The bureau aggregate: counts per school and grade for a bureau analyst, small cells withheld,
-no identifier anywhere in the file, and nobody else may have it.
+no identifier anywhere in the file, and nobody else may have it; one of the analyst's own regions
+as a whole and one whole term that has started, nothing else (tests/exports/test_differencing.py
+has the requests it refuses and why).
 
 The screenings go through the same services a student and guardian use (tests/cases/case_helpers).
 Dongshan (east, olga's district) gets grades 7 and 8; Xishan (west) gets cordelia, whom olga must
@@ -23,11 +25,12 @@ from test_suppression import assert_safe, recovered
 
 from exports.build import BuildContext
 from exports.bureau import PARTS, build_bureau_aggregate, bureau_published, bureau_table
+from exports.kpis.terms import current_term, whole_term
 from exports.suppression import COMPLEMENT_MARK, PRIMARY_MARK
 from screening.campaigns.models import Assignment, Campaign
 from screening.core.errors import InvalidInput, NotAllowed, NotFound
 from screening.core.models import AuditEvent
-from screening.directory.models import SchoolClass, Student
+from screening.directory.models import Membership, SchoolClass, Student
 from screening.directory.services import current_school_year
 from tests.campaigns.campaign_test_helpers import campaign_open
 from tests.cases.case_helpers import flag
@@ -40,8 +43,28 @@ GRADE_7 = [*["red"] * 2, *["yellow"] * 5, *["green"] * 6]
 GRADE_8 = [*["green"] * 5, *[None] * 5]
 
 
-def today() -> dt.date:
-    return timezone.localdate()
+def this_term() -> dict[str, Any]:
+    """The current term, as bureau_table takes it (the screenings below open now)."""
+    term = current_term()
+    return {"school_year": term.school_year, "season": term.season}
+
+
+def previous_term() -> dict[str, Any]:
+    term = current_term()
+    if term.season == "spring":
+        return {"school_year": term.school_year, "season": "autumn"}
+    return {"school_year": term.school_year - 1, "season": "spring"}
+
+
+def next_term() -> dict[str, Any]:
+    term = current_term()
+    if term.season == "autumn":
+        return {"school_year": term.school_year, "season": "spring"}
+    return {"school_year": term.school_year + 1, "season": "autumn"}
+
+
+def as_params(term: dict[str, Any]) -> dict[str, Any]:
+    return {"school_year": term["school_year"], "term": term["season"]}
 
 
 @pytest.fixture
@@ -63,8 +86,7 @@ def screened(cast: Any) -> Any:
 
 def build(user: Any, tmp_path: Path, **params: Any) -> tuple[Path, list[tuple[int, int]], BuildContext]:
     calls: list[tuple[int, int]] = []
-    params = {"region": None, "since": (today() - dt.timedelta(days=30)).isoformat(),
-              "until": today().isoformat(), **params}
+    params = {"region": None, **as_params(this_term()), **params}
     ctx = BuildContext(user=user, params=params, path=tmp_path / "bureau.xlsx",
                        progress=lambda done, total: calls.append((done, total)))
     with translation.override("en"):
@@ -131,44 +153,65 @@ def test_the_file_holds_no_name_number_or_public_id(screened: Any, tmp_path: Pat
         assert secret not in xml, secret
 
 
-def test_the_notes_give_the_period_and_explain_the_marks(screened: Any, tmp_path: Path) -> None:
+def test_the_notes_give_the_term_and_explain_the_marks(screened: Any, tmp_path: Path) -> None:
     path, calls, ctx = build(screened.olga, tmp_path, region=screened.east.pk)
     notes = "\n".join(str(row[0]) for row in sheet_rows(path, 1))
-    since = (today() - dt.timedelta(days=30)).isoformat()
-    assert since in notes and today().isoformat() in notes
+    term = current_term()
+    since = term.since.isoformat()
+    with translation.override("en"):
+        assert f"in the {term.label} term, {since} to {term.until.isoformat()}" in notes
     assert "East District" in notes and f"“{PRIMARY_MARK}”" in notes and f"“{COMPLEMENT_MARK}”" in notes
     assert calls and calls[-1][0] == calls[-1][1]
     assert all(done <= total for done, total in calls)
     event = AuditEvent.objects.get(object_type="exports.bureau_aggregate")
     assert event.action == "export" and event.actor_username == "olga"
     assert event.detail["since"] == since and event.detail["rows"] == 2 and event.detail["schools"] == 1
+    assert (event.detail["region"], event.detail["school_year"], event.detail["term"]) == (
+        screened.east.pk, term.school_year, term.season)
     assert event.detail["withheld_small"] > 0 and ctx.detail == event.detail
     assert event.student_public_id == ""
 
 
 def test_the_analyst_sees_only_the_schools_of_their_region(screened: Any) -> None:
-    table = bureau_table(user=screened.olga, since=today() - dt.timedelta(days=1), until=today())
+    table = bureau_table(user=screened.olga, region=None, **this_term())
     assert set(table["school_id"]) == {screened.dongshan.pk}
-    everyone = bureau_table(user=screened.root, since=today() - dt.timedelta(days=1), until=today())
+    assert table.attrs["region"] == screened.east.pk
+    everyone = bureau_table(user=screened.root, region=None, **this_term())
     assert set(everyone["school_id"]) == {screened.dongshan.pk, screened.xishan.pk}
-    west = bureau_table(user=screened.olga, since=today(), until=today(), region=screened.west.pk)
-    assert west.empty
+    for other in (screened.west.pk, 999_999):  # not one of her regions: refused on the field
+        with pytest.raises(InvalidInput) as refused:
+            bureau_table(user=screened.olga, region=other, **this_term())
+        assert set(refused.value.fields) == {"region"}
     with pytest.raises(NotFound):
-        bureau_table(user=screened.olga, since=today(), until=today(), region=999_999)
+        bureau_table(user=screened.root, region=999_999, **this_term())
 
 
-def test_a_region_with_nothing_to_show_is_refused_not_written_empty(screened: Any, tmp_path: Path) -> None:
+def test_a_staff_membership_outside_the_region_adds_no_school(screened: Any) -> None:
+    """Olga also counsels at Xishan (west): her aggregate of the east still holds no Xishan row. It
+    used to read every school she may see, which a staff membership widens."""
+    Membership.objects.create(user=screened.olga, role="counsellor", school=screened.xishan)
+    screened.olga = type(screened.olga).objects.get(pk=screened.olga.pk)  # a fresh principal
+    table = bureau_table(user=screened.olga, region=None, **this_term())
+    assert set(table["school_id"]) == {screened.dongshan.pk}
+
+
+def test_a_term_with_nothing_to_show_is_refused_not_written_empty(screened: Any, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as refused:
-        build(screened.olga, tmp_path, region=screened.west.pk)
+        build(screened.olga, tmp_path, **as_params(previous_term()))
     assert refused.value.code == "nothing_to_export"
     assert not (tmp_path / "bureau.xlsx").exists()
 
 
-def test_only_campaigns_that_opened_in_the_period_count(screened: Any) -> None:
-    later = bureau_table(user=screened.olga, since=today() + dt.timedelta(days=1), until=today() + dt.timedelta(days=9))
-    assert later.empty
-    Campaign.objects.filter(school=screened.dongshan).update(opens_at=timezone.now() - dt.timedelta(days=40))
-    assert bureau_table(user=screened.olga, since=today() - dt.timedelta(days=30), until=today()).empty
+def test_only_campaigns_that_opened_in_the_term_count_and_a_term_not_started_is_refused(screened: Any) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        bureau_table(user=screened.olga, region=None, **next_term())
+    assert set(refused.value.fields) == {"term"}
+    assert bureau_table(user=screened.olga, region=None, **previous_term()).empty
+    before = whole_term(previous_term()["school_year"], previous_term()["season"])
+    opened = timezone.make_aware(dt.datetime.combine(before.until, dt.time(9)))
+    Campaign.objects.filter(school=screened.dongshan).update(opens_at=opened)
+    assert bureau_table(user=screened.olga, region=None, **this_term()).empty
+    assert set(bureau_table(user=screened.olga, region=None, **previous_term())["school_id"]) == {screened.dongshan.pk}
 
 
 @pytest.mark.parametrize("who", ["alice", "carol", "diana", "lily", "nobody", "hamlet"])
@@ -179,17 +222,23 @@ def test_staff_liaisons_and_students_are_refused(cast: Any, tmp_path: Path, who:
 
         user = student_user_ensure(student=user)
     with pytest.raises(NotAllowed):
-        bureau_table(user=user, since=today(), until=today())
+        bureau_table(user=user, region=None, **this_term())
     with pytest.raises(NotAllowed):
         build(user, tmp_path)
     assert not AuditEvent.objects.filter(object_type="exports.bureau_aggregate").exists()
 
 
-@pytest.mark.parametrize("params", [{"since": "yesterday"}, {"until": None}, {"region": "east"},
-                                    {"since": "2026-02-02", "until": "2026-02-01"}])
-def test_bad_parameters_are_refused(cast: Any, tmp_path: Path, params: dict[str, Any]) -> None:
-    with pytest.raises(InvalidInput):
-        build(cast.olga, tmp_path, **params)
+@pytest.mark.parametrize(("params", "field"), [
+    ({"school_year": "2025"}, "school_year"), ({"school_year": None}, "school_year"), ({"term": "winter"}, "term"),
+    ({"region": "east"}, "region"), ({"term": None}, "term"), ("next", "term"), ("west", "region"),
+])
+def test_bad_parameters_are_refused(cast: Any, tmp_path: Path, params: Any, field: str) -> None:
+    """A job's JSON is data: the builder checks it again (the API's serializer checks it first)."""
+    shapes = {"next": as_params(next_term()), "west": {"region": cast.west.pk}}
+    given = shapes[params] if isinstance(params, str) else params
+    with pytest.raises(InvalidInput) as refused:
+        build(cast.olga, tmp_path, **given)
+    assert set(refused.value.fields) == {field}
 
 
 # --- what may leave, without the database --------------------------------------------------------

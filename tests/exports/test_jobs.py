@@ -271,9 +271,9 @@ def test_another_schools_campaign_does_not_exist_for_the_requester_and_the_attem
     ("alice", "kpis", "period", 403),
     ("alice", "bureau_aggregate", "period", 403),
     ("diana", "bureau_aggregate", "period", 403),
-    ("olga", "bureau_aggregate", "period", 202),
-    ("olga", "bureau_aggregate", "west", 403),       # not her region
-    ("olga", "kpis", "dongshan", 202),               # a school in her region
+    ("olga", "bureau_aggregate", "term", 202),
+    ("olga", "bureau_aggregate", "west", 400),       # not her region (tests/exports/test_differencing.py)
+    ("olga", "kpis", "dongshan", 400),               # a school in her region: never one school alone
     ("olga", "kpis", "xishan", 400),              # outside her reach: no such school
     ("olga", "campaign_report", "campaign", 403),
     ("edgar", "kpis", "dongshan", 400),
@@ -285,7 +285,8 @@ def test_who_may_request_which_export(cast, api, campaign, tiny_builders, who, k
         "campaign": {"campaign": campaign.pk},
         "research": {"campaign": campaign.pk, "format": "csv", "recipient": "某大学课题组", "purpose": "横断面研究"},
         "period": PERIOD,
-        "west": {**PERIOD, "region": cast.west.pk},
+        "term": {"school_year": 2025, "term": "autumn"},
+        "west": {"school_year": 2025, "term": "autumn", "region": cast.west.pk},
         "dongshan": {**PERIOD, "school": cast.dongshan.pk},
         "xishan": {**PERIOD, "school": cast.xishan.pk},
     }
@@ -300,7 +301,7 @@ def test_kpis_without_a_school_are_the_one_school_a_head_of_centre_heads(cast, a
     both = request_export(api, cast.olga, "kpis", {**PERIOD, "school": cast.dongshan.pk, "region": cast.east.pk})
     assert both.status_code == 400 and "params.region" in both.json()["error"]["fields"]
     analyst = job_of(request_export(api, cast.olga, "kpis", PERIOD))
-    assert analyst.params["school"] is None and analyst.params["region"] is None  # all her regions
+    assert analyst.params["school"] is None and analyst.params["region"] == cast.east.pk  # her one region
 
 
 def test_a_research_extract_as_csv_is_a_csv_file(cast, api, campaign, tiny_builders, django_capture_on_commit_callbacks):

@@ -1,7 +1,9 @@
 """Programme KPIs over two terms of known data at Dongshan (and a little at Xishan): exact values for
-the head of centre, the same rows and numbers for the analyst of the region once nothing is
-suppressed and the same numbers as the workspace's measures, suppression by default, refusals for
-everyone else; and the workbook read back with openpyxl."""
+the head of centre; for the analyst of the region, whole terms only, participation from the bureau
+aggregate of the same region and term, casework as rates without counts (the same rates as the
+head's and the workspace's measures once nothing is small), withheld by default; refusals for
+everyone else; and the workbook read back with openpyxl. What an analyst may not ask for, and why,
+is in tests/exports/test_differencing.py."""
 
 from __future__ import annotations
 
@@ -14,8 +16,21 @@ import time_machine
 from django.utils import timezone, translation
 
 from exports.build import BuildContext
-from exports.kpis import GROUPS, KPI_KEYS, KPIS, Kpi, build_kpi_workbook, kpi_scope, programme_kpis, terms_between
+from exports.bureau import bureau_published, bureau_table
+from exports.kpis import (
+    GROUPS,
+    KPI_KEYS,
+    KPIS,
+    SHARE,
+    WITHHELD,
+    Kpi,
+    build_kpi_workbook,
+    kpi_scope,
+    programme_kpis,
+    terms_between,
+)
 from exports.kpis import report as kpi_report
+from exports.kpis.analyst import totals_of
 from exports.kpis.scope import scope_values
 from screening.campaigns.models import CrisisAlert
 from screening.cases import measures, selectors
@@ -197,15 +212,73 @@ def test_a_period_without_activity_has_empty_cells_not_zeros(programme):
 
 # --- the analyst ---------------------------------------------------------------------------------------
 
+PARTICIPATION = ("coverage", "completion", "flag_rate_red", "flag_rate_orange", "flag_rate_yellow")
+CASEWORK = tuple(key for key in KPI_KEYS if key not in PARTICIPATION)
+MEDIANS = tuple(spec.key for spec in KPIS if spec.unit != SHARE)
 
-def test_analyst_sees_the_same_numbers_through_aggregates_when_nothing_is_small(programme, monkeypatch):
+
+def test_analyst_gets_the_heads_casework_rates_without_their_counts_when_nothing_is_small(programme, monkeypatch):
     monkeypatch.setattr(kpi_report, "SMALL_CELL", 1)
-    head = programme_kpis(user=programme.diana, school=programme.dongshan.pk, region=None, **YEAR)
-    for asked in ({"school": programme.dongshan.pk, "region": None}, {"school": None, "region": programme.east.pk},
-                  {"school": None, "region": None}):
+    head = cells(programme_kpis(user=programme.diana, school=programme.dongshan.pk, region=None, **YEAR))
+    for asked in ({"school": None, "region": programme.east.pk}, {"school": None, "region": None}):
         frame = programme_kpis(user=programme.olga, **asked, **YEAR)
-        assert frame.attrs["aggregate_only"] is True
-        assert cells(frame) == cells(head), asked
+        assert frame.attrs["aggregate_only"] is True and frame.attrs["region"] == programme.east.pk
+        shown = 0
+        for key in CASEWORK:
+            for kpi, (value, n, d) in zip(frame[key], head[key], strict=True):
+                taken_over = (d, n) if key in MEDIANS else (d,)
+                small = key not in MEDIANS and any(0 < c < 5 for c in (n, d - n))  # gives a "<5" back
+                if min(taken_over) >= 1 and not small:
+                    assert kpi == Kpi(value, None, None), (key, asked)
+                    shown += 1
+                else:
+                    assert kpi == Kpi(None, None, None, suppressed=True), (key, asked)
+                assert kpi.fraction == WITHHELD  # n and N are never shown to an analyst
+        assert shown, asked  # some rate was shown: the test compares values, not only withheld cells
+
+
+def test_analyst_participation_is_the_bureau_aggregate_of_the_term_withheld_where_it_is(programme, monkeypatch):
+    """Each participation KPI's n and N are the totals of the bureau aggregate of the same region and
+    term, as shown there (a count or its mark), and its value is withheld wherever one is a mark.
+    Dongshan's five students are a table the bureau protects hard: in autumn (one student in each
+    part) it shows no count but the "<5"s, so no participation KPI is shown."""
+    frame = programme_kpis(user=programme.olga, school=None, region=None, **YEAR)
+    made_of = {"coverage": ("assigned", None), "completion": ("screened", "assigned"),
+               **{f"flag_rate_{tier}": (tier, "screened") for tier in ("red", "orange", "yellow")}}
+    for index, term in enumerate(terms_between(**YEAR)):
+        table = bureau_table(user=programme.olga, region=None, school_year=term.school_year, season=term.season)
+        totals = totals_of(bureau_published(table))
+        for key, (n, d) in made_of.items():
+            kpi = frame[key][index]
+            assert kpi.numerator == totals[n], (term.key, key)
+            assert d is None or kpi.denominator == totals[d], (term.key, key)
+            withheld = any(isinstance(c, str) for c in (kpi.numerator, kpi.denominator))
+            assert kpi.suppressed == withheld and (kpi.value is None) == withheld, (term.key, key)
+    autumn = {key: frame[key][0].fraction for key in made_of}
+    assert autumn == {"coverage": "x/x", "completion": "x/x", "flag_rate_red": "<5/x", "flag_rate_orange": "<5/x",
+                      "flag_rate_yellow": "<5/x"}
+    assert frame["coverage"][1] == Kpi(None, 5, "x", suppressed=True)  # 5 on the roster at one school: under 10
+    monkeypatch.setattr(kpi_report, "SMALL_CELL", 1)
+    frame = programme_kpis(user=programme.olga, school=None, region=None, **YEAR)
+    assert frame["coverage"][1] == Kpi(1.0, 5, 5)  # the roster shown once no school has 1 to SMALL_CELL - 1
+
+
+def test_an_analysts_terms_are_whole_whatever_the_period_and_only_those_started(programme, monkeypatch):
+    monkeypatch.setattr(kpi_report, "SMALL_CELL", 1)
+    year = programme_kpis(user=programme.olga, school=None, region=None, **YEAR)
+    inside = programme_kpis(user=programme.olga, school=None, region=None, since=dt.date(2025, 12, 1),
+                            until=dt.date(2026, 12, 31))  # the autumn 2026 term has not started (June 2026)
+    assert list(inside["term_key"]) == ["2025-autumn", "2025-spring"]
+    assert list(inside["since"]) == [dt.date(2025, 9, 1), dt.date(2026, 2, 1)]
+    assert list(inside["until"]) == [dt.date(2026, 1, 31), dt.date(2026, 8, 31)]
+    assert cells(inside) == cells(year)
+    head = programme_kpis(user=programme.diana, school=None, region=None, since=dt.date(2025, 12, 1),
+                          until=dt.date(2026, 3, 31))
+    assert list(head["since"]) == [dt.date(2025, 12, 1), dt.date(2026, 2, 1)]  # a head's terms are clipped
+    with pytest.raises(InvalidInput) as refused:
+        programme_kpis(user=programme.olga, school=None, region=None, since=dt.date(2026, 9, 1),
+                       until=dt.date(2026, 12, 31))
+    assert set(refused.value.fields) == {"since"}
 
 
 # The casework rows each measure reads in a term: (model, fields, filters).
@@ -221,7 +294,8 @@ def test_head_of_centre_and_analyst_read_the_same_casework_rows(programme):
     """The casework KPIs share one definition (screening.cases.measures), so the two scopes can only
     differ in the rows they read: through visible_to for the head, through the schools for the analyst."""
     head = kpi_scope(user=programme.diana, school=programme.dongshan.pk, region=None)
-    analyst = kpi_scope(user=programme.olga, school=programme.dongshan.pk, region=None)
+    analyst = kpi_scope(user=programme.olga, school=None, region=programme.east.pk)
+    assert analyst.school_ids == head.school_ids == (programme.dongshan.pk,)
     assert (head.aggregate_only, analyst.aggregate_only) == (False, True)
     read: dict[Any, int] = {}
     for term in terms_between(**YEAR):
@@ -254,41 +328,41 @@ def workspace_cells(user: Any, school: int, term: Any) -> dict[str, tuple[Any, A
 def test_the_workspace_measures_and_the_workbook_agree_for_both_scopes(programme, monkeypatch):
     monkeypatch.setattr(kpi_report, "SMALL_CELL", 1)
     head = cells(programme_kpis(user=programme.diana, school=programme.dongshan.pk, region=None, **YEAR))
-    analyst = cells(programme_kpis(user=programme.olga, school=programme.dongshan.pk, region=None, **YEAR))
+    analyst = cells(programme_kpis(user=programme.olga, school=None, region=programme.east.pk, **YEAR))
     for index, term in enumerate(terms_between(**YEAR)):
         workspace = workspace_cells(programme.diana, programme.dongshan.pk, term)
         assert set(workspace) < set(KPI_KEYS)
         for key, value in workspace.items():
-            assert head[key][index] == analyst[key][index] == value, (term.key, key)
+            assert head[key][index] == value, (term.key, key)
             assert value == EXPECTED[key][index], (term.key, key)
+            if analyst[key][index][0] is not None:  # an analyst: the value alone
+                assert analyst[key][index] == (value[0], None, None), (term.key, key)
 
 
-def test_analyst_small_cells_are_suppressed(programme):
+def test_analyst_casework_taken_over_fewer_than_ten_is_withheld(programme):
     frame = programme_kpis(user=programme.olga, school=None, region=programme.east.pk, **YEAR)
-    for key in KPI_KEYS:
-        for kpi, (_value, n, d) in zip(frame[key], EXPECTED[key], strict=True):
-            assert isinstance(kpi, Kpi)
-            if n == 0 and d == 0:
-                assert kpi == Kpi(None, 0, 0), key
-            else:  # every count here is below 10
-                assert kpi == Kpi(None, None, None, suppressed=True), key
-                assert kpi.fraction == ""
+    for key in CASEWORK:
+        for kpi in frame[key]:  # every casework count here is below 10
+            assert kpi == Kpi(None, None, None, suppressed=True), key
+            assert kpi.fraction == WITHHELD
 
 
 def test_analyst_of_another_region_sees_nothing_of_dongshan(programme, monkeypatch, django_user_model):
     monkeypatch.setattr(kpi_report, "SMALL_CELL", 1)
     with pytest.raises(NotFound):
         programme_kpis(user=programme.olga, school=programme.xishan.pk, region=None, **YEAR)
-    with pytest.raises(NotAllowed):
+    with pytest.raises(InvalidInput) as refused:  # not one of her regions
         programme_kpis(user=programme.olga, school=None, region=programme.west.pk, **YEAR)
+    assert set(refused.value.fields) == {"region"}
     with time_machine.travel(AUTUMN_T0, tick=False):
         wendy = make_staff(django_user_model, "wendy", "bureau_analyst", region=programme.west)
     with pytest.raises(NotFound):
         programme_kpis(user=wendy, school=programme.dongshan.pk, region=None, **YEAR)
     frame = programme_kpis(user=wendy, school=None, region=None, **YEAR)
     assert frame.attrs["school_ids"] == [programme.xishan.pk]
-    assert cells(frame)["coverage"][0] == (1.0, 1, 1)  # cordelia alone: none of Dongshan's five
-    assert cells(frame)["flag_rate_red"][0] == (1.0, 1, 1)
+    # cordelia alone, none of Dongshan's five: the bureau withholds her, and so do the KPIs
+    assert cells(frame)["coverage"][0] in {(None, "<5", 1), (None, "x", 1)}
+    assert cells(frame)["flag_rate_red"][0][0] is None
 
 
 # --- refusals -----------------------------------------------------------------------------------------
@@ -369,14 +443,31 @@ def test_workbook_export_is_audited_once(programme, tmp_path):
     assert entry.detail["terms"] == 2 and entry.detail["aggregate_only"] is False
 
 
-def test_analyst_workbook_shows_suppressed_cells_and_no_counts(programme, tmp_path):
-    book, _steps = build(programme.olga, tmp_path, region=programme.east.pk)
+def test_analyst_workbook_shows_withheld_cells_and_no_counts(programme, tmp_path, monkeypatch):
+    monkeypatch.setattr(kpi_report, "SMALL_CELL", 1)  # some casework rates shown, to see them next to "x"
+    book, steps = build(programme.olga, tmp_path, region=programme.east.pk)
     sheet = book["KPIs"]
-    row = [c.value for c in sheet[2]]
-    assert row[3] is None and row[4] == "suppressed"
-    assert "5/5" not in row and "4/5" not in row
-    assert any("suppressed" in str(r[1]) for r in book["Definitions"].iter_rows(values_only=True))
-    assert AuditEvent.objects.get(action="export", object_type="exports.kpis").school_id is None
+    rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
+    assert [r[1:3] for r in rows] == [[dt.datetime(2025, 9, 1), dt.datetime(2026, 1, 31)],
+                                      [dt.datetime(2026, 2, 1), dt.datetime(2026, 8, 31)]]
+    assert rows[0][3:5] == [None, "x/5"]  # autumn: the bureau withheld the students assigned
+    assert rows[1][3:5] == [pytest.approx(1.0), "5/5"]  # spring: it showed them (and 5 on the roster)
+    for row in rows:
+        for index, key in enumerate(KPI_KEYS):
+            if key in CASEWORK:
+                assert row[4 + 2 * index] == WITHHELD, key
+    red_minutes = 3 + 2 * KPI_KEYS.index("alert_ack_minutes")
+    assert rows[0][red_minutes] == pytest.approx(10.0)  # a rate or median, alone
+    assert "1/1" not in rows[0] and "4/5" not in rows[0] and "1/4" not in rows[0]
+    about = {r[0]: str(r[1]) for r in book["Definitions"].iter_rows(values_only=True) if r[0]}
+    assert "counted whole" in about["Terms"] and "as in the bureau aggregate" in about["Participation"]
+    assert "only their rate or median" in about["Casework"]
+    coverage = next(r for r in book["Definitions"].iter_rows(values_only=True) if r[0] == "Screening coverage")
+    assert coverage[2] == "Students assigned (bureau aggregate)"
+    assert len(book["Charts"]._charts) == len(GROUPS)  # blanks are gaps, the charts are all there
+    entry = AuditEvent.objects.get(action="export", object_type="exports.kpis")
+    assert entry.school_id is None and entry.detail["region"] == programme.east.pk
+    assert entry.detail["term_keys"] == ["2025-autumn", "2025-spring"] and steps[-1] == (3, 3)
 
 
 def test_builder_refuses_a_counsellor_before_writing_anything(cast, tmp_path):

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from exports import services
+from exports.kpis.terms import current_term
 from exports.models import ExportJob
 from screening.core.models import AuditEvent
 from screening.directory.services import student_user_ensure
@@ -86,11 +88,26 @@ def test_with_no_campaign_to_export_the_section_says_so_instead_of_an_empty_form
     assert "还没有可以导出的筛查活动。" in html
 
 
-def test_an_analysts_kpi_form_names_the_empty_school_choice_in_their_language(cast, client):
+def test_an_analysts_forms_offer_their_one_region_whole_and_terms_not_days(cast, client):
+    """No school, no "all my regions", no region inside hers (exports/analyst.py); the bureau
+    aggregate by whole term, the current one first; in her language."""
     html = sign_in(client, cast.olga, "zh-hans").get(PAGE).content.decode()
-    school = re.search(r'<select name="school"[^>]*>(.*?)</select>', html, re.S)
-    assert school is not None
-    assert '<option value="" selected>不选（按地区统计）</option>' in school.group(1)
+    kpis = re.search(r'id="request-kpis".*?</section>', html, re.S)
+    bureau = re.search(r'id="request-bureau_aggregate".*?</section>', html, re.S)
+    assert kpis is not None and bureau is not None
+    for section in (kpis.group(0), bureau.group(0)):
+        region = re.search(r'<select name="region"[^>]*>(.*?)</select>', section, re.S)
+        assert region is not None
+        assert re.findall(r"<option[^>]*>", region.group(1)) == [f'<option value="{cast.east.pk}" selected>']
+        assert 'name="school"' not in section
+    assert 'name="since"' not in bureau.group(0)
+    now = current_term()
+    term = re.search(r'<select name="term"[^>]*>(.*?)</select>', bureau.group(0), re.S)
+    assert term is not None
+    assert re.findall(r'<option value="([^"]+)"', term.group(1))[0] == now.key
+    with translation.override("zh-hans"):
+        assert "学期" in now.label
+        assert f'<option value="{now.key}" selected>{now.label}</option>' in term.group(1)
 
 
 def test_the_campaign_form_offers_only_the_users_schools_campaigns(cast, client, campaign):
@@ -176,10 +193,27 @@ def test_another_schools_campaign_sent_through_the_form_is_refused_and_the_attem
 
 
 def test_a_bad_period_is_refused_on_its_field(cast, client):
-    response = sign_in(client, cast.olga).post(reverse("web:export-request", args=["bureau_aggregate"]), {
-        "since": "2025-12-01", "until": "2025-11-01"})
+    response = sign_in(client, cast.olga).post(reverse("web:export-request", args=["kpis"]), {
+        "since": "2025-12-01", "until": "2025-11-01", "region": cast.east.pk})
     assert response.status_code == 400
     assert "The last day cannot be before the first." in response.content.decode()
+    response = client.post(reverse("web:export-request", args=["bureau_aggregate"]), {  # a term not offered
+        "term": f"{current_term().school_year + 1}-autumn", "region": cast.east.pk})
+    assert response.status_code == 400 and 'id="bureau_aggregate-term-error"' in response.content.decode()
+    assert not ExportJob.objects.exists()
+
+
+def test_the_research_form_offers_only_campaigns_that_asked_for_research_use(cast, client, campaign):
+    other = launched_campaign(cast, asks_research_use=False)
+    html = sign_in(client, cast.diana).get(PAGE).content.decode()
+    research = re.search(r'id="request-research_extract".*?</section>', html, re.S)
+    report = re.search(r'id="request-campaign_report".*?</section>', html, re.S)
+    assert research is not None and report is not None
+    assert f'value="{campaign.pk}"' in research.group(0) and f'value="{other.pk}"' not in research.group(0)
+    assert f'value="{other.pk}"' in report.group(0)
+    response = client.post(reverse("web:export-request", args=["research_extract"]), {
+        "campaign": other.pk, "format": "csv", "recipient": "某大学课题组", "purpose": "横断面研究"})
+    assert response.status_code == 400 and not ExportJob.objects.exists()
 
 
 def test_a_kind_the_user_may_not_request_is_refused(cast, client, campaign):
@@ -193,11 +227,14 @@ def test_a_kind_the_user_may_not_request_is_refused(cast, client, campaign):
 
 def test_the_same_form_sent_twice_queues_one_job(cast, client, campaign, tiny_builders):
     sign_in(client, cast.olga)
-    data = {"since": "2025-09-01", "until": "2025-12-31", "region": "", "request_key": "form-1"}
+    now = current_term()
+    data = {"term": now.key, "region": "", "request_key": "form-1"}
     for _ in range(2):
         assert client.post(reverse("web:export-request", args=["bureau_aggregate"]), data).status_code == 302
     job = ExportJob.objects.get()
-    assert job.params == {"region": None, "since": "2025-09-01", "until": "2025-12-31"}
+    assert job.params == {"region": cast.east.pk, "school_year": now.school_year, "term": now.season}
+    with translation.override("en"):
+        assert f"{cast.east.name} · {now.label}" in client.get(PAGE).content.decode()
 
 
 def test_the_campaign_page_requests_its_report(cast, client, campaign, tiny_builders, django_capture_on_commit_callbacks):
