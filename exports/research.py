@@ -36,7 +36,7 @@ from screening.campaigns import rules
 from screening.campaigns.models import Assignment, Campaign, Result, Submission
 from screening.campaigns.services.answering import STEPS
 from screening.core.access import principal_of
-from screening.core.audit import Action, audit_record, audit_students
+from screening.core.audit import Action, audit_record, audit_students_by_id
 from screening.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 
 CHUNK = 2_000  # rows read and written at a time
@@ -191,15 +191,8 @@ def headers(columns: Sequence[InstrumentColumns]) -> list[str]:
 # --- the rows ------------------------------------------------------------------------------------
 
 SUBMISSION_COLUMNS = ("pk", "student__public_id", "student__school_class__grade", "student__gender",
-                      "student__birth_date", "submitted_at", "answers", "student_id", "student__school_id")
+                      "student__birth_date", "submitted_at", "answers", "student_id")
 
-
-class Exported(NamedTuple):
-    """Whom a row is about, for its audit entry (never written to the file)."""
-
-    pk: int
-    public_id: str
-    school_id: int
 
 
 def research_submissions(*, user: Any, campaign: Campaign) -> Any:
@@ -235,27 +228,27 @@ def _result_rows(user: Any, submissions: Any, columns: Sequence[InstrumentColumn
 
 
 def research_rows(*, user: Any, campaign: Campaign,
-                  columns: Sequence[InstrumentColumns]) -> Iterator[tuple[Row, Exported]]:
-    """The extract's rows, each with the student it is about, streamed (two queries in all, read a
-    chunk at a time)."""
+                  columns: Sequence[InstrumentColumns]) -> Iterator[tuple[Row, int]]:
+    """The extract's rows, each with the id of the student it is about (for the audit log, never
+    written to the file), streamed (two queries in all, read a chunk at a time)."""
     submissions = research_submissions(user=user, campaign=campaign).order_by("pk")
     rows = submissions.values_list(*SUBMISSION_COLUMNS)
     tz = timezone.get_current_timezone()
     for sub, found in _with_results(rows.iterator(chunk_size=CHUNK), _result_rows(user, submissions, columns)):
-        _pk, public_id, grade, gender, birth_date, submitted_at, answers, student, school = sub
+        _pk, public_id, grade, gender, birth_date, submitted_at, answers, student = sub
         answers = answers if isinstance(answers, dict) else {}
         row: Row = [public_id, grade, gender, birth_date.year, submitted_at.astimezone(tz).date().isoformat()]
         for c in columns:
             row += c.cells(answers, found.get(c.code))
-        yield row, Exported(student, public_id, school)
+        yield row, student
 
 
-def audited(ctx: BuildContext, rows: Iterable[tuple[Row, Exported]]) -> Iterator[Row]:
+def audited(ctx: BuildContext, rows: Iterable[tuple[Row, int]]) -> Iterator[Row]:
     """The rows, each chunk's students entered in the audit log (an export of each of them) as the
     chunk is handed to the writer: the log can say whether a student was in an extract, and to whom
     it went (the extract's own entry, with recipient and purpose, follows)."""
     for chunk in chunked(rows, CHUNK):
-        audit_students(actor=ctx.user, action=Action.EXPORT, students=[student for _row, student in chunk])
+        audit_students_by_id(actor=ctx.user, action=Action.EXPORT, student_ids=[student for _row, student in chunk])
         yield from (row for row, _student in chunk)
 
 

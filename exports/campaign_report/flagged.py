@@ -4,7 +4,6 @@ export, chunk by chunk as it is written."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -23,7 +22,7 @@ from exports.campaign_report.xlsx import Formats, write_header
 from scoring.engine import get_plan
 from screening.campaigns.models import Result, Submission
 from screening.cases.models import Case, CaseFlag
-from screening.core.audit import Action, audit_students
+from screening.core.audit import Action, audit_students_by_id
 
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
@@ -109,12 +108,7 @@ def write_flagged_sheet(
     written, when = 0, columns.index("submitted_at")
     for chunk in flagged_rows(ctx.user, report):
         frame = flagged_frame(report, chunk)
-        students = frame[["student_id", "student__public_id", "student__school_id"]].itertuples(index=False)
-        audit_students(
-            actor=ctx.user,
-            action=Action.EXPORT,
-            students=[SimpleNamespace(pk=pk, public_id=p, school_id=s) for pk, p, s in students],
-        )
+        audit_students_by_id(actor=ctx.user, action=Action.EXPORT, student_ids=frame["student_id"].tolist())
         for values in frame[columns].itertuples(index=False):
             written += 1
             write_flag_row(sheet, written, values, when, fmt)

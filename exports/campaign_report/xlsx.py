@@ -63,6 +63,12 @@ class ReportWorkbook(xlsxwriter.Workbook):
         self._taken_names.add(folded)
         return name
 
+    def assemble_in_memory(self) -> None:
+        """Assemble the parts at close in memory rather than one temporary file each. The sheets
+        are still written in constant memory until then (``in_memory`` given to the constructor
+        would switch that off: here it is set after, and xlsxwriter reads it only at close)."""
+        self.in_memory = True
+
     def add_small_worksheet(self, name: str) -> Worksheet:
         """A sheet of a few dozen rows (a class's counts) kept in memory, not in constant-memory
         mode: constant memory gives every sheet a temporary file of its own, opened, reopened,

@@ -246,6 +246,7 @@ def test_each_exported_student_has_an_audit_entry_and_no_one_else(cast: Cast, sc
         s.public_id for s in screening.included)
     assert {e.school_id for e in exported} == {cast.dongshan.pk}
     assert sorted(exported.values_list("object_id", flat=True)) == sorted(str(s.pk) for s in screening.included)
+    assert [(e.detail, e.at is not None, e.role) for e in exported] == [({}, True, "school_admin")] * 3  # made in SQL
 
 
 def test_a_build_that_fails_midway_leaves_no_rows_in_a_temporary_file(cast: Cast, screening: Screening,
