@@ -17,7 +17,7 @@ from exports.analyst import whole_started_terms
 from exports.build import BuildContext
 from exports.kpis.analyst import casework_rates, participation_cells
 from exports.kpis.definitions import COLUMNS, KPI_KEYS, Kpi, median, share
-from exports.kpis.scope import Scope, kpi_scope, scope_values
+from exports.kpis.scope import Scope, kpi_scope, scope_values, scope_values_of
 from exports.kpis.terms import Term, terms_between
 from screening.campaigns.models import Assignment, CrisisAlert
 from screening.cases import measures
@@ -54,7 +54,7 @@ def _casework(scope: Scope, term: Term) -> dict[str, Kpi]:
         scope_values(scope, CaseFlag, measures.FIRST_CONTACT_FIELDS, **flagged_in_term))
     flagged = scope_values(scope, CaseFlag, measures.FLAGGED_STUDENT_FIELDS, **flagged_in_term)
     students = sorted({student for student, _at in flagged})
-    contacts = scope_values(scope, Contact, measures.INTERVIEW_CONTACT_FIELDS, student__in=students) if students else []
+    contacts = scope_values_of(scope, Contact, measures.INTERVIEW_CONTACT_FIELDS, "student", students)
     follow_ups = scope_values(scope, FollowUp, measures.FOLLOW_UP_FIELDS, due_on__gte=term.since,
                               due_on__lte=term.until)
     alerts = scope_values(scope, CrisisAlert, measures.ALERT_FIELDS, created_at__gte=term.start,
@@ -83,8 +83,8 @@ def _referrals(scope: Scope, term: Term) -> dict[str, Kpi]:
         scope, Referral, ["pk", "sent_at", "feedback_at"], sent_at__gte=term.start, sent_at__lt=term.end)}
     moved: dict[str, dict[int, dt.datetime]] = {Referral.State.ACCEPTED: {}, Referral.State.DECLINED: {},
                                                 Referral.State.ATTENDED: {}}
-    moves = scope_values(scope, ReferralEvent, ["referral", "to_state", "at"], referral__in=list(sent),
-                          to_state__in=list(moved)) if sent else []
+    moves = scope_values_of(scope, ReferralEvent, ["referral", "to_state", "at"], "referral", sorted(sent),
+                            to_state__in=list(moved))
     for referral, state, at in moves:
         moved[state][referral] = min(at, moved[state].get(referral, at))
     accepted, attended = moved[Referral.State.ACCEPTED], moved[Referral.State.ATTENDED]

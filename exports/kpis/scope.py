@@ -113,3 +113,17 @@ def scope_values(scope: Scope, model: Any, fields: Sequence[str], **filters: Any
     schools = School.objects.visible_to(scope.user).filter(
         pk__in=scope.school_ids, **{f"{via}__isnull": False}, **{f"{via}__{k}": v for k, v in filters.items()})
     return list(schools.order_by().values_list(*(f"{via}__{f}" for f in fields)))
+
+
+IDS_PER_QUERY = 5_000  # ids in one IN list: SQLite takes at most 32,766 parameters per statement
+
+
+def scope_values_of(scope: Scope, model: Any, fields: Sequence[str], key: str, ids: Sequence[Any],
+                    **filters: Any) -> list[tuple[Any, ...]]:
+    """:func:`scope_values` of the rows whose ``key`` is one of ``ids``, a few thousand ids per
+    query: a city's flagged students of a term can be more than one statement may carry."""
+    out: list[tuple[Any, ...]] = []
+    for start in range(0, len(ids), IDS_PER_QUERY):
+        out += scope_values(scope, model, fields, **{f"{key}__in": list(ids[start:start + IDS_PER_QUERY])}, **filters)
+    return out
+
