@@ -78,11 +78,12 @@ class ExportJobSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
         return str(KINDS[obj.kind].title)
 
     def get_download_url(self, obj: ExportJob) -> str | None:
-        """Where the file is, while it is kept; null otherwise."""
-        if not obj.downloadable:
+        """Where the file is, while it is kept and its requester's access is as when it was made;
+        null otherwise."""
+        request = self.context.get("request")
+        if not obj.downloadable or (request is not None and services.access_changed(actor=request.user, job=obj)):
             return None
         url = reverse("api:export-job-download", kwargs={"id": obj.public_id})
-        request = self.context.get("request")
         return request.build_absolute_uri(url) if request is not None else url
 
 

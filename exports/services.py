@@ -243,6 +243,12 @@ def _holding(job: ExportJob, token: str) -> Any:
 # --- download ------------------------------------------------------------------------------------
 
 
+def access_changed(*, actor: Any, job: ExportJob) -> bool:
+    """Does ``actor`` now reach other records than when the job's file was built? Then the file is
+    not handed over (it may hold what they no longer reach); they can request it again."""
+    return job.access_key != principal_of(actor).scope_key
+
+
 def export_job_download(*, actor: Any, job: ExportJob) -> File:  # type: ignore[type-arg]
     """The job's file, opened for reading, for the requester only; the download is audited (an
     export leaves the platform here). Not the requester's, not done, or no longer kept: 404."""
@@ -250,7 +256,7 @@ def export_job_download(*, actor: Any, job: ExportJob) -> File:  # type: ignore[
         raise NotFound(_("Not found."))
     if not job.downloadable:
         raise NotFound(_("This export is no longer kept; request it again."), code="export_expired")
-    if job.access_key != principal_of(actor).scope_key:
+    if access_changed(actor=actor, job=job):
         # What the requester may see changed since the file was made (a membership ended, a class
         # list narrowed): the file may hold what they no longer reach.
         raise NotFound(_("Your access has changed since this export was made; request it again."),

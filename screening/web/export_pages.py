@@ -114,7 +114,7 @@ def _rows(user: Any, jobs: Iterable[ExportJob]) -> list[dict[str, Any]]:
     names = {"campaign": _names(Campaign, user, wanted["campaign"]), "school": _names(School, user, wanted["school"]),
              "region": _names(Region, user, wanted["region"])}
     return [{"job": job, "title": KINDS[job.kind].title, "what": _about(job, names), "badge": BADGES[job.status],
-             "poll": POLL} for job in jobs]
+             "poll": POLL, "access_changed": job.downloadable and services.access_changed(actor=user, job=job)} for job in jobs]
 
 
 def _about(job: ExportJob, names: dict[str, dict[int, str]]) -> str:

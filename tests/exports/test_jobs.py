@@ -132,7 +132,7 @@ def forget_principal(user: Any) -> None:
 
 @pytest.mark.parametrize("change", ["membership ended", "classes changed"])
 def test_a_file_is_not_handed_over_once_what_its_requester_may_see_changed(
-        cast, api, campaign, tiny_builders, django_capture_on_commit_callbacks, change):
+        cast, api, client, campaign, tiny_builders, django_capture_on_commit_callbacks, change):
     from screening.directory.models import Membership
 
     who = cast.alice if change == "membership ended" else cast.carol
@@ -151,6 +151,11 @@ def test_a_file_is_not_handed_over_once_what_its_requester_may_see_changed(
     response = api.as_(who).get(url)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "export_access_changed"
+    assert api.as_(who).get(f"{URL}{job.public_id}/").json()["download_url"] is None
+    client.force_login(who)
+    client.cookies["django_language"] = "en"
+    page = client.get("/exports/").content.decode()
+    assert "Your access has changed since this export was made" in page and f"/exports/{job.public_id}/download/" not in page
     assert AuditEvent.objects.filter(action="export", object_type="exports.ExportJob").count() == 1
 
 
