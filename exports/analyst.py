@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from exports.kpis.terms import AUTUMN, SPRING, Term, has_started, whole_term
@@ -59,16 +60,17 @@ def own_paths(user: Any) -> list[str]:
     return [p for p in paths if not any(p != q and p.startswith(q) for q in paths)]
 
 
-def own_regions(user: Any) -> list[Region]:
-    """The regions an analyst may ask for, by path: those of :func:`own_paths`."""
-    return list(Region.objects.visible_to(user).filter(path__in=own_paths(user)).order_by("path"))
+def own_regions(user: Any) -> QuerySet[Region]:
+    """The regions an analyst may ask for, by path: those of :func:`own_paths` (the API checks a
+    request against them, the forms offer them)."""
+    return Region.objects.visible_to(user).filter(path__in=own_paths(user)).order_by("path")
 
 
 def own_region(user: Any, region: Region | int | None) -> Region:
     """The one region an analyst's table covers: ``region`` if it is one of :func:`own_regions`;
     when None, their only one. InvalidInput on ``region`` otherwise (a region inside theirs, one
     outside, none when they have several)."""
-    regions = own_regions(user)
+    regions = list(own_regions(user))
     if region is None:
         if len(regions) == 1:
             return regions[0]

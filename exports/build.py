@@ -14,8 +14,9 @@ a request.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -28,3 +29,10 @@ class BuildContext:
     progress: Callable[[int, int], None] = field(default=lambda done, total: None)
     # Filled by builders that record more in the audit entry of the job (e.g. counts).
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+def chunked[T](rows: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of up to ``size`` rows: builders read, audit and write a chunk at a time."""
+    it = iter(rows)
+    while chunk := list(islice(it, size)):
+        yield chunk

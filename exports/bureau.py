@@ -28,7 +28,6 @@ protection does not cover.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +55,7 @@ from exports.suppression import (
     primary_mark,
     protect_or_withhold_all,
 )
+from exports.workbook import CELLS_AS_WRITTEN, sheet_names, text_width
 from screening.campaigns.models import Assignment, Campaign
 from screening.core.access import BUREAU_ANALYST, principal_of
 from screening.core.audit import Action, audit_record
@@ -69,7 +69,6 @@ FLAGGED = ("red", "orange", "yellow")
 PARTS = (*FLAGGED, "green", "not_screened")
 _SEVERITY = {"green": 0, "yellow": 1, "orange": 2, "red": 3}
 _TIER_OF = {rank: tier for tier, rank in _SEVERITY.items()}
-_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 PROGRESS_EVERY = 500  # rows written between progress reports
 
 
@@ -277,7 +276,7 @@ def build_bureau_aggregate(ctx: BuildContext) -> None:
     book = _new_workbook(ctx.path)
     try:
         formats = _formats(book)
-        names = _sheet_names([_("Aggregate"), _("Notes")])
+        names = sheet_names([_("Aggregate"), _("Notes")])
         _write_table(book.add_worksheet(names[0]), formats, publication, lambda done: ctx.progress(1 + done, total))
         notes = _notes(term=table.attrs["term"], region=table.attrs["region_name"], publication=publication)
         _write_notes(book.add_worksheet(names[1]), formats, notes)
@@ -331,7 +330,7 @@ def _new_workbook(path: Any) -> Workbook:
     and "=..." must never become a formula (see exports/workbook.py)."""
     return xlsxwriter.Workbook(str(path), {
         "constant_memory": True, "tmpdir": str(Path(path).parent),  # the job's folder, removed with it
-        "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+        **CELLS_AS_WRITTEN,
     })
 
 
@@ -390,12 +389,8 @@ def _write_row(sheet: Worksheet, row: int, values: Sequence[Any], fmt: _Formats,
 
 def _width(header: str, values: pd.Series) -> int:
     """Columns a header and its values need (CJK characters take two), between 8 and 40."""
-    longest = max([_text_width(header), *(_text_width(str(v)) for v in values if isinstance(v, str))])
+    longest = max([text_width(header), *(text_width(str(v)) for v in values if isinstance(v, str))])
     return max(8, min(40, longest + 2))
-
-
-def _text_width(text: str) -> int:
-    return sum(2 if ord(ch) >= 0x2E80 else 1 for ch in text)
 
 
 def _notes(*, term: Term, region: str, publication: Publication) -> list[str]:
@@ -434,12 +429,3 @@ def _write_notes(sheet: Worksheet, fmt: _Formats, lines: Sequence[str]) -> None:
     sheet.set_column(0, 0, 100)
     for row, line in enumerate(lines):
         sheet.write_string(row, 0, line, fmt.title if row == 0 else fmt.note)
-
-
-def _sheet_names(wanted: Sequence[str]) -> list[str]:
-    """Names Excel accepts whatever the translation: no []:*?/\\, at most 31 characters, distinct."""
-    names: list[str] = []
-    for k, name in enumerate(wanted):
-        clean = _BAD_SHEET_CHARS.sub("_", name).strip().strip("'")[:31] or f"Sheet{k + 1}"
-        names.append(clean if clean.casefold() not in {n.casefold() for n in names} else f"Sheet{k + 1}")
-    return names

@@ -23,6 +23,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from exports.kpis import GROUPS, HOURS, KPIS, MINUTES, SHARE, TIER_NAMES, WITHHELD, Kpi, KpiSpec
 from exports.suppression import primary_mark
+from exports.workbook import CELLS_AS_WRITTEN
 from screening.directory.models import School
 
 FIRST_KPI_COLUMN = 3  # term, from, to; then a value and an "n/N" column per KPI
@@ -38,10 +39,8 @@ def value_column(index: int) -> int:
 def write_kpi_workbook(frame: pd.DataFrame, path: Path, *, user: Any) -> None:
     """Write the workbook of ``frame`` to ``path``; the limits on the definitions sheet are read
     from the tier policies of the frame's schools, as ``user`` sees them."""
-    # Cells hold what they say (exports/workbook.py): no formulas, links or numbers from text.
     book = xlsxwriter.Workbook(str(path), {
-        "constant_memory": False, "tmpdir": str(path.parent), "strings_to_formulas": False, "strings_to_urls": False,
-        "strings_to_numbers": False, "default_date_format": "yyyy-mm-dd",
+        "constant_memory": False, "tmpdir": str(path.parent), **CELLS_AS_WRITTEN, "default_date_format": "yyyy-mm-dd",
     })
     kpi_sheet = _kpi_sheet(book, frame)
     _definitions_sheet(book, frame, limits=kpi_limits(user=user, school_ids=frame.attrs.get("school_ids", [])))

@@ -30,8 +30,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import scoring
-from exports.build import BuildContext
+from exports.build import BuildContext, chunked
 from exports.kinds import MAX_PURPOSE, MAX_RECIPIENT
+from exports.workbook import CELLS_AS_WRITTEN
 from screening.campaigns import rules
 from screening.campaigns.models import Assignment, Campaign, Result, Submission
 from screening.campaigns.services.answering import STEPS
@@ -252,17 +253,6 @@ def audited(ctx: BuildContext, rows: Iterable[tuple[Row, int]]) -> Iterator[Row]
         yield from (row for row, _student in chunk)
 
 
-def chunked[T](rows: Iterable[T], size: int) -> Iterator[list[T]]:
-    chunk: list[T] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 # --- the files -----------------------------------------------------------------------------------
 
 
@@ -286,7 +276,7 @@ def write_xlsx(ctx: BuildContext, head: list[str], rows: Iterable[Row], total: i
     # (removed with it), and closed whatever happens, so no item-level rows outlive a failed build.
     book = xlsxwriter.Workbook(str(ctx.path), {
         "constant_memory": True, "tmpdir": str(ctx.path.parent),
-        "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+        **CELLS_AS_WRITTEN,
     })
     try:
         return _write_sheet(book, ctx, head, rows, total)

@@ -15,7 +15,6 @@ hold the data being exported; logs never carry names, answers or scores).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import tempfile
@@ -297,10 +296,12 @@ def export_jobs_expire(*, now: dt.datetime | None = None) -> int:
 def _delete_file(name: str) -> None:
     """Delete a kept file and its job's folder (the folder only where the storage has paths)."""
     default_storage.delete(name)
-    # A storage without local paths (object stores) raises NotImplementedError and has no folders
-    # to remove; OSError is a folder already gone or not empty: either way nothing is left to do.
-    with contextlib.suppress(NotImplementedError, OSError):
-        Path(default_storage.path(str(PurePosixPath(name).parent))).rmdir()
+    try:
+        folder = Path(default_storage.path(str(PurePosixPath(name).parent)))
+    except NotImplementedError:  # a storage without local paths (an object store) has no folders
+        return
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
 
 
 def export_jobs_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:

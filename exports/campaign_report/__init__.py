@@ -39,9 +39,9 @@ from exports.campaign_report.xlsx import (
     add_charts,
     new_workbook,
     scope_lines,
-    sheet_names,
     write_sections,
 )
+from exports.workbook import sheet_names
 
 __all__ = ["build_campaign_report", "sheet_names"]
 

@@ -4,9 +4,8 @@ database, shaped with pandas), in sections for the Summary and each class sheet.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -239,10 +238,3 @@ def short_name(code: str, lang: str) -> str:
     """The abbreviation a name ends with ("PHQ-9"), for column headers."""
     found = _SHORT_NAME.search(instrument_name(code, lang))
     return found.group(1) if found else code.upper()
-
-
-def chunked[T](rows: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Lists of up to ``size`` rows."""
-    it = iter(rows)
-    while chunk := list(islice(it, size)):
-        yield chunk

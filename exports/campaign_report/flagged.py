@@ -15,9 +15,9 @@ from django.utils.translation import gettext as _
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from exports.build import BuildContext
+from exports.build import BuildContext, chunked
 from exports.campaign_report import data
-from exports.campaign_report.data import FLAGGED, TIERS, Report, band_label, chunked, short_name
+from exports.campaign_report.data import FLAGGED, TIERS, Report, band_label, short_name
 from exports.campaign_report.xlsx import Formats, write_header
 from scoring.engine import get_plan
 from screening.campaigns.models import Result, Submission
@@ -29,8 +29,6 @@ _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
 FLAG_COLUMNS = [
     "student_id",
-    "student__public_id",
-    "student__school_id",
     "student__number",
     "student__name",
     "student__school_class__name",

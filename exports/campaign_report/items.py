@@ -15,8 +15,9 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 import scoring
+from exports.build import chunked
 from exports.campaign_report import data
-from exports.campaign_report.data import Report, chunked, short_name
+from exports.campaign_report.data import Report, short_name
 from exports.campaign_report.xlsx import Formats, write_header
 from scoring.engine import get_plan
 from scoring.plan import MISSING, Columns

@@ -3,8 +3,7 @@ and a Workbook that keeps the small class sheets out of constant-memory mode."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,8 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from exports.campaign_report.data import Report, Section
+from exports.workbook import CELLS_AS_WRITTEN, text_width
 from screening.core.access import principal_of
-
-_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
 
 class Formats:
@@ -94,42 +92,9 @@ def new_workbook(path: Any) -> ReportWorkbook:
         {
             "constant_memory": True,
             "tmpdir": str(Path(path).parent),
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
+            **CELLS_AS_WRITTEN,
         },
     )
-
-
-def text_width(text: str) -> int:
-    """Columns a text needs: CJK characters take two."""
-    return sum(2 if ord(ch) >= 0x2E80 else 1 for ch in text)
-
-
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def sheet_names(wanted: Iterable[str], taken: Iterable[str] = ()) -> list[str]:
-    """Names Excel accepts: no []:*?/\\, no apostrophe at either end, at most 31 characters
-    (UTF-16), unique with case ignored (a number is added to repeats); "History" is Excel's own."""
-    used = {t.casefold() for t in (*taken, "History")}
-    out = []
-    for name in wanted:
-        base = _BAD_SHEET_CHARS.sub("_", name).strip().strip("'").strip() or "-"
-        candidate, number = base, 1
-        while True:
-            suffix = f" ({number})" if number > 1 else ""
-            candidate = base
-            while _utf16_len(candidate + suffix) > 31:
-                candidate = candidate[:-1]
-            candidate = candidate.rstrip().rstrip("'") + suffix
-            if candidate.casefold() not in used:
-                break
-            number += 1
-        used.add(candidate.casefold())
-        out.append(candidate)
-    return out
 
 
 def write_header(

@@ -24,7 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from exports import selectors, services
-from exports.analyst import own_paths
+from exports.analyst import own_regions
 from exports.kinds import KINDS, kinds_for
 from exports.kpis.terms import AUTUMN, SPRING, whole_term
 from exports.models import ExportJob
@@ -69,11 +69,6 @@ def _campaigns(request: HttpRequest, school_ids: Iterable[int], *, research: boo
     return campaigns.filter(asks_research_use=True) if research else campaigns
 
 
-def _regions(request: HttpRequest) -> QuerySet[Region]:
-    """An analyst's own regions, each asked for as a whole (``exports.analyst``): never one inside them."""
-    return Region.objects.visible_to(request.user).filter(path__in=own_paths(request.user)).order_by("path")
-
-
 def _kpi_schools(request: HttpRequest) -> QuerySet[School]:
     """The schools whose KPIs the user may ask for one by one: those they head (never an analyst's)."""
     ids = principal_of(request.user).admin_school_ids
@@ -86,10 +81,10 @@ def _form(request: HttpRequest, kind: str, data: Any = None) -> ExportForm:
     if kind == ExportJob.Kind.CAMPAIGN_REPORT:
         return CampaignReportForm(data, actor=request.user, campaigns=_campaigns(request, p.staff_school_ids))
     if kind == ExportJob.Kind.KPIS:
-        regions = _regions(request) if p.region_paths else Region.objects.none()
+        regions = own_regions(request.user) if p.region_paths else Region.objects.none()
         return KpiForm(data, actor=request.user, schools=_kpi_schools(request), regions=regions)
     if kind == ExportJob.Kind.BUREAU_AGGREGATE:
-        return BureauForm(data, actor=request.user, regions=_regions(request))
+        return BureauForm(data, actor=request.user, regions=own_regions(request.user))
     return ResearchForm(data, actor=request.user, campaigns=_campaigns(request, p.admin_school_ids, research=True))
 
 
