@@ -26,8 +26,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
-from scipy.optimize import linprog
-from test_suppression import known_bounds, line_equations
+from test_suppression import Equation, known_bounds, recovered
 
 from exports.bureau import PARTS, bureau_published, bureau_table
 from exports.kpis import Kpi, programme_kpis
@@ -44,7 +43,6 @@ from tests.exports.export_job_helpers import keep_files_in, use_builder
 
 URL = "/api/v1/exports/"
 Cell = tuple[int, int]
-Equation = tuple[dict[Cell, float], float]  # Σ coefficient × cell = value
 
 
 # --- 1. what an analyst may not ask for ---------------------------------------------------------
@@ -205,31 +203,7 @@ def pinned(values: np.ndarray, hidden: np.ndarray, lower: np.ndarray, upper: np.
            extra: list[Equation]) -> list[Cell]:
     """The withheld cells an attacker pins to one value, knowing the shown cells, the table's line
     equations, the marks' bounds and the ``extra`` equations (what other files tell)."""
-    unknown = [(int(r), int(c)) for r, c in np.argwhere(hidden)]
-    position = {cell: k for k, cell in enumerate(unknown)}
-    equations = [({cell: float(sign) for cell, sign in line}, 0.0) for line in line_equations(values.shape)]
-    a_eq, b_eq = [], []
-    for coefficients, value in [*equations, *extra]:
-        row, known = np.zeros(len(unknown)), 0.0
-        for cell, coefficient in coefficients.items():
-            if cell in position:
-                row[position[cell]] += coefficient
-            else:
-                known += coefficient * values[cell]
-        if row.any():
-            a_eq.append(row)
-            b_eq.append(value - known)
-    bounds = [(lower[cell], None if np.isinf(upper[cell]) else upper[cell]) for cell in unknown]
-    out = []
-    for cell, k in position.items():
-        objective = np.zeros(len(unknown))
-        objective[k] = 1.0
-        low = linprog(objective, A_eq=a_eq or None, b_eq=b_eq or None, bounds=bounds, method="highs")
-        high = linprog(-objective, A_eq=a_eq or None, b_eq=b_eq or None, bounds=bounds, method="highs")
-        assert low.status == 0, low.message
-        if high.status != 3 and -high.fun - low.fun < 1e-6:
-            out.append(cell)
-    return out
+    return recovered(values, hidden, lower, upper, extra)
 
 
 def kpi_equations(cells: dict[str, Kpi], totals_row: int) -> list[Equation]:

@@ -9,6 +9,8 @@ the primary cells are withheld, so the others can fail. No database.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -40,23 +42,27 @@ def line_equations(shape: tuple[int, int]) -> list[list[tuple[Cell, int]]]:
     return lines
 
 
-def attacker_intervals(values: np.ndarray, hidden: np.ndarray, lower: np.ndarray,
-                       upper: np.ndarray) -> dict[Cell, tuple[float, float]]:
-    """The feasible [min, max] of every hidden cell, given the shown cells, the totals' equations
-    and the bounds (``upper`` may be ``inf``)."""
+Equation = tuple[dict[Cell, float], float]  # Σ coefficient × cell = value
+
+
+def attacker_intervals(values: np.ndarray, hidden: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                       extra: Sequence[Equation] = ()) -> dict[Cell, tuple[float, float]]:
+    """The feasible [min, max] of every hidden cell, given the shown cells, the totals' equations,
+    the bounds (``upper`` may be ``inf``) and any ``extra`` equations (what other files tell)."""
     unknown = [(int(r), int(c)) for r, c in np.argwhere(hidden)]
     position = {cell: k for k, cell in enumerate(unknown)}
+    lines = [({cell: float(sign) for cell, sign in line}, 0.0) for line in line_equations(values.shape)]
     a_eq, b_eq = [], []
-    for line in line_equations(values.shape):
+    for coefficients, value in [*lines, *extra]:
         row, known = np.zeros(len(unknown)), 0.0
-        for cell, sign in line:
+        for cell, coefficient in coefficients.items():
             if cell in position:
-                row[position[cell]] += sign
+                row[position[cell]] += coefficient
             else:
-                known += sign * values[cell]
+                known += coefficient * values[cell]
         if row.any():
             a_eq.append(row)
-            b_eq.append(-known)
+            b_eq.append(value - known)
     bounds = [(lower[cell], None if np.isinf(upper[cell]) else upper[cell]) for cell in unknown]
     out = {}
     for cell, k in position.items():
@@ -76,9 +82,11 @@ def known_bounds(values: np.ndarray, primary: np.ndarray, threshold: int = THRES
     return lower, upper
 
 
-def recovered(values: np.ndarray, hidden: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> list[Cell]:
+def recovered(values: np.ndarray, hidden: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+              extra: Sequence[Equation] = ()) -> list[Cell]:
     """The hidden cells the attacker pins to one value."""
-    return [cell for cell, (lo, hi) in attacker_intervals(values, hidden, lower, upper).items() if hi - lo < 1e-6]
+    intervals = attacker_intervals(values, hidden, lower, upper, extra)
+    return [cell for cell, (lo, hi) in intervals.items() if hi - lo < 1e-6]
 
 
 def assert_safe(result: Suppression, *, also_non_negative_only: bool = True) -> None:
